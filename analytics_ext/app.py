@@ -1,0 +1,145 @@
+"""The Jupyter Server extension: configuration, wiring of store and services, routes.
+
+Everything an admin can set is a trait of ``AnalyticsExtension`` (``c.AnalyticsExtension.*`` in
+``jupyter_server_config.py``); ``jupyter analytics --help-all`` lists them all.
+"""
+
+from __future__ import annotations
+
+from jupyter_server.auth.identity import PasswordIdentityProvider
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
+from sqlalchemy.engine import make_url
+from traitlets import Bool, Int, Unicode, default, validate
+
+from ._version import __version__
+from .auth.identity import LocalIdentityProvider
+from .handlers import ROUTES
+from .handlers.base import MAX_BODY_SETTING
+from .paths import data_dir, default_db_url
+from .services import SETTINGS_KEY, Services
+from .store import Database, SchemaMismatch, ensure_schema
+
+
+class AnalyticsExtension(ExtensionApp):
+    """Analytics for Jupyter: datasources, queries, charts and dashboards on this server."""
+
+    name = "analytics_ext"
+    app_name = "Jupyter Analytics"
+    description = __doc__
+    version = __version__
+    default_url = "/lab"
+    load_other_extensions = True
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the metadata store (users, saved objects, audit log).
+        Default: a SQLite file in the Jupyter data dir. Use PostgreSQL for a team server or
+        JupyterHub, e.g. postgresql+psycopg://analytics@db/analytics.""",
+        config=True,
+    )
+
+    @default("db_url")
+    def _db_url_default(self) -> str:
+        return default_db_url()
+
+    @validate("db_url")
+    def _check_db_url(self, proposal: dict) -> str:
+        make_url(proposal["value"])  # raises a clear ArgumentError for a malformed URL
+        return proposal["value"]
+
+    auto_upgrade_db = Bool(
+        True,
+        help="""Apply pending store migrations at start. When False, a store at an older schema
+        is refused with a message naming `jupyter analytics db upgrade`.""",
+        config=True,
+    )
+
+    multi_user = Bool(
+        False,
+        help="""Team-server mode: users log in against the analytics user table (JWT, API keys)
+        and ordinary users are kept to analytics resources. When False (the default), whoever
+        Jupyter's own token or password admits is the owner and only user.""",
+        config=True,
+    )
+
+    secrets_dir = Unicode(
+        help="""Folder holding generated server secrets (signing and encryption keys), each a
+        0600 file created on first use. Default: `secrets` in the analytics data dir.""",
+        config=True,
+    )
+
+    @default("secrets_dir")
+    def _secrets_dir_default(self) -> str:
+        return str(data_dir() / "secrets")
+
+    demo_data_dir = Unicode(
+        help="Folder where `jupyter analytics demo-data` writes the retail demo databases.",
+        config=True,
+    )
+
+    @default("demo_data_dir")
+    def _demo_data_dir_default(self) -> str:
+        return str(data_dir() / "demo")
+
+    max_request_bytes = Int(
+        1 << 20,
+        help="Largest JSON request body accepted by the REST API, in bytes (larger: 413).",
+        config=True,
+    )
+
+    worker_threads = Int(
+        8,
+        help="Threads that run blocking store work off the event loop.",
+        config=True,
+    )
+
+    def _link_jupyter_server_extension(self, serverapp: ServerApp) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        if self.multi_user:
+            raise RuntimeError(
+                "AnalyticsExtension.multi_user=True (team-server login) is not available in "
+                f"analytics_ext {__version__}; unset it to run in local mode"
+            )
+        configured = "identity_provider_class" in serverapp.config.get("ServerApp", {})
+        if not configured and serverapp.identity_provider_class is PasswordIdentityProvider:
+            # Linking happens before the server creates its configurables, so this takes effect.
+            serverapp.identity_provider_class = LocalIdentityProvider
+
+    def initialize_settings(self) -> None:
+        url = make_url(self.db_url)
+        self.log.info(
+            "analytics_ext %s: store %s", __version__, url.render_as_string(hide_password=True)
+        )
+        db = Database(url)
+        try:
+            ensure_schema(db, auto_upgrade=self.auto_upgrade_db)
+        except SchemaMismatch as error:
+            db.dispose()
+            self.log.error("analytics_ext not loaded: %s", error)
+            raise
+        self.services = Services.create(db, workers=self.worker_threads)
+        self.settings[SETTINGS_KEY] = self.services
+        self.settings[MAX_BODY_SETTING] = self.max_request_bytes
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(ROUTES)
+
+    async def stop_extension(self) -> None:
+        services = getattr(self, "services", None)
+        if services is not None:
+            services.close()
+
+
+def _subcommands() -> dict:
+    from .commands import DbApp, DemoDataApp
+
+    return {
+        "db": (DbApp, DbApp.description.splitlines()[0]),
+        "demo-data": (DemoDataApp, DemoDataApp.description.splitlines()[0]),
+    }
+
+
+AnalyticsExtension.subcommands = _subcommands()
+AnalyticsExtension.classes = [*ExtensionApp.classes, LocalIdentityProvider]
+
+main = launch_new_instance = AnalyticsExtension.launch_instance

@@ -1,0 +1,1 @@
+"""Who the caller is (identity), what they may do (authorizer), and the secrets both rely on."""

@@ -1,0 +1,94 @@
+"""Identity: map whoever Jupyter authenticated to an analytics user.
+
+Local mode (the default): Jupyter's own token or password logs the person in, and every such
+login is the owner of the server, one persistent analytics user. jupyter_server would otherwise
+invent a random "Anonymous ..." user per browser; here the identity stays stable, and JupyterLab
+(and jupyter-collaboration's user menu) shows the owner's display name and avatar.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+from dataclasses import dataclass, fields
+from typing import Any
+
+from jupyter_server.auth.identity import PasswordIdentityProvider, User
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Unicode, default
+
+from ..services import SETTINGS_KEY, Services
+
+_IDENTITY_FIELDS = tuple(f.name for f in fields(User))
+
+
+@dataclass
+class AnalyticsUser(User):
+    """A Jupyter user that also carries the analytics user's id and admin flag."""
+
+    user_id: str = ""
+    is_admin: bool = False
+
+
+def avatar_url(base_url: str) -> str:
+    return url_path_join(base_url, "api/user/avatar")
+
+
+def initials_of(name: str) -> str:
+    words = [w for w in name.replace("_", " ").replace(".", " ").split() if w]
+    letters = "".join(w[0] for w in words[:2]) or name[:1] or "?"
+    return letters.upper()
+
+
+def color_of(user_id: str) -> str:
+    """A stable colour per user (for avatars and collaborator cursors)."""
+    palette = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+    return palette[sum(map(ord, user_id)) % len(palette)]
+
+
+class LocalIdentityProvider(PasswordIdentityProvider):
+    """Jupyter's token/password login, with the owner's persistent identity."""
+
+    owner_username = Unicode(
+        help="Username of the local owner account (default: the operating-system user).",
+        config=True,
+    )
+
+    @default("owner_username")
+    def _owner_username_default(self) -> str:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "owner"
+
+    @default("updatable_fields")
+    def _no_updatable_fields(self) -> list[str]:
+        # The identity comes from the analytics store on every request, so a PATCH /api/me
+        # would be silently lost: profile changes go through PATCH /api/user instead.
+        return []
+
+    async def get_user(self, handler: web.RequestHandler) -> User | None:
+        authenticated = super().get_user(handler)
+        if inspect.isawaitable(authenticated):
+            authenticated = await authenticated
+        services: Services | None = handler.settings.get(SETTINGS_KEY)
+        if authenticated is None or services is None:
+            return authenticated
+        owner = services.users.cached_owner() or await services.run(
+            services.users.ensure_owner, self.owner_username, self.owner_username
+        )
+        return AnalyticsUser(
+            username=owner.username,
+            name=owner.display_name,
+            display_name=owner.display_name,
+            initials=initials_of(owner.display_name),
+            avatar_url=avatar_url(handler.settings.get("base_url", "/")),
+            color=color_of(owner.id),
+            user_id=owner.id,
+            is_admin=owner.is_admin,
+        )
+
+    def identity_model(self, user: User) -> dict[str, Any]:
+        """Jupyter's identity fields only: internal ids and flags stay out of ``/api/me``."""
+        return {name: getattr(user, name) for name in _IDENTITY_FIELDS}

@@ -1,0 +1,15 @@
+"""The resources our handlers ask the Authorizer about: ``@authorized`` names one of these.
+
+One list, so an Authorizer (ours in multi-user mode, or a JupyterHub scope mapping) can grant or
+refuse each area without reading handler code.
+"""
+
+from typing import Final
+
+USERS: Final = "analytics_ext:users"
+"""The caller's own account: profile, avatar."""
+
+SYSTEM: Final = "analytics_ext:system"
+"""Server information and the API description."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM})

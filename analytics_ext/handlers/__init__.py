@@ -1,0 +1,23 @@
+"""The REST routes of the extension (relative to the server's ``base_url``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .base import AnalyticsHandler
+from .system import HealthHandler, InfoHandler, OpenAPIHandler
+from .user import AvatarHandler, UserHandler
+
+ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
+    (r"/api/health", HealthHandler),
+    (r"/api/analytics/info", InfoHandler),
+    (r"/api/analytics/openapi\.json", OpenAPIHandler),
+    (r"/api/user", UserHandler),
+    (r"/api/user/avatar", AvatarHandler),
+]
+
+PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {
+    r"/api/health": frozenset({"GET"}),
+}
+"""Every route verb reachable without credentials. The route-auth test reads this list and
+fails for any other verb that answers an anonymous caller with anything but 401."""

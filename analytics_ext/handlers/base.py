@@ -1,0 +1,154 @@
+"""The base of every REST handler: one error mapper, JSON in and out, blocking work off the loop.
+
+Concrete handlers stay a few lines per verb: parse the input, call one service through
+``self.run``, write the result. Credentials, body limits, validation messages and the mapping of
+domain errors to statuses (DESIGN.md §9) live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from http.client import responses
+from typing import Any, ClassVar, ParamSpec, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
+from tornado import web
+
+from ..auth.identity import AnalyticsUser
+from ..errors import AnalyticsError
+from ..services import SETTINGS_KEY, Services
+
+P = ParamSpec("P")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY_SETTING = "analytics_ext_max_request_bytes"
+
+
+def _error(status: int, message: str) -> web.HTTPError:
+    return web.HTTPError(status, message, reason=responses.get(status))
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """``field.path: problem`` for each problem, so the caller knows which input to fix."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+class AnalyticsHandler(APIHandler):
+    """Base for analytics_ext REST handlers.
+
+    Subclasses set ``auth_resource`` to one of ``auth.resources`` and decorate every verb with
+    ``@web.authenticated`` then ``@authorized``, or mark a public verb ``@allow_unauthenticated``
+    and list it in ``handlers.PUBLIC_ROUTES``.
+    """
+
+    auth_resource: ClassVar[str]
+
+    @property
+    def services(self) -> Services:
+        return self.settings[SETTINGS_KEY]
+
+    @property
+    def analytics_user(self) -> AnalyticsUser:
+        user = self.current_user
+        if not isinstance(user, AnalyticsUser) or not user.user_id:
+            # Another IdentityProvider was configured: it authenticated the caller, but nothing
+            # maps them to an analytics account, so refuse rather than guess.
+            raise _error(
+                403, "this server's identity provider does not map users to analytics accounts"
+            )
+        return user
+
+    @property
+    def user_id(self) -> str:
+        return self.analytics_user.user_id
+
+    def _public_method(self) -> bool:
+        method = getattr(self, (self.request.method or "").lower(), None)
+        return bool(getattr(method, "__allow_unauthenticated", False))
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Answer 401 to a caller without valid credentials, before XSRF or origin checks.
+
+        jupyter_server answers 403 there (and checks XSRF first, which hides the real problem
+        from API clients); a client needs to know it must log in, not that it is forbidden.
+        """
+        try:
+            await super().prepare()
+        except web.HTTPError as error:
+            if error.status_code == 403 and self.current_user is None and not self._public_method():
+                raise self._unauthenticated() from None
+            raise
+        if self.current_user is None and not self._public_method():
+            raise self._unauthenticated()
+        self._check_body_size()
+
+    @staticmethod
+    def _unauthenticated() -> web.HTTPError:
+        return _error(401, "authentication required: send 'Authorization: token <token>'")
+
+    def get_login_url(self) -> str:
+        raise self._unauthenticated()
+
+    def _check_body_size(self) -> None:
+        limit = self.settings.get(MAX_BODY_SETTING, 1 << 20)
+        if len(self.request.body or b"") > limit:
+            raise _error(413, f"request body is larger than the {limit} byte limit")
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-store")
+
+    # -- input -------------------------------------------------------------------------------
+
+    def parse(self, model: type[M]) -> M:
+        """The JSON body validated as ``model``: 400 if it is not JSON, 422 naming the field."""
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise _error(
+                400, f"Content-Type must be application/json, not {content_type or 'missing'!r}"
+            )
+        raw = self.request.body or b""
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise _error(400, f"request body is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise _error(422, f"body: must be a JSON object, not {type(data).__name__}")
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            raise _error(422, describe_validation_error(error)) from None
+
+    # -- work and output -----------------------------------------------------------------------
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Call a (blocking) service method off the event loop; domain errors become statuses."""
+        try:
+            return await self.services.run(fn, *args, **kwargs)
+        except AnalyticsError as error:
+            raise _error(error.status, error.message) from None
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        if isinstance(payload, BaseModel):
+            payload = payload.model_dump(mode="json")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{"message", "reason"}`` as jupyter_server writes it, minus tracebacks and internals."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        reason = responses.get(status_code, "Unknown")
+        if isinstance(error, web.HTTPError):
+            message = error.log_message or reason
+        else:
+            message = "internal server error: the server log has the details"
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"message": message, "reason": reason}))

@@ -1,0 +1,44 @@
+"""User bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator
+
+from .base import RequestModel, ResponseModel
+
+
+def _printable(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]
+
+
+class UserOut(ResponseModel):
+    id: str
+    username: str
+    display_name: str
+    email: str | None
+    is_admin: bool
+    is_owner: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserProfileUpdate(RequestModel):
+    """Fields a user may change on their own profile (the Users issue adds email, timezone...)."""
+
+    display_name: DisplayName | None = None
+
+    @field_validator("display_name", mode="before")
+    @classmethod
+    def _present_means_set(cls, value: object) -> object:
+        # Omitting a field leaves it unchanged; null would silently do the same, so refuse it.
+        if value is None:
+            raise ValueError("must not be null (omit the field to leave it unchanged)")
+        return value

@@ -1,0 +1,42 @@
+"""Domain services: the rules of the product, free of tornado, one transaction per call."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+from ..store import Database
+from .users import UserService
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SETTINGS_KEY = "analytics_ext_services"
+"""Where the extension leaves its ``Services`` in the tornado settings for handlers to find."""
+
+
+@dataclass
+class Services:
+    """Every service of one server, sharing one store and one bounded pool for blocking work."""
+
+    db: Database
+    users: UserService
+    executor: ThreadPoolExecutor = field(repr=False)
+
+    @classmethod
+    def create(cls, db: Database, *, workers: int) -> Services:
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
+        return cls(db=db, users=UserService(db), executor=executor)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run blocking store work off the event loop, in the bounded pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.db.dispose()

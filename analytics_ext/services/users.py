@@ -1,0 +1,84 @@
+"""Users: the local owner account and profile changes."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import NotFound
+from ..schemas.users import UserOut, UserProfileUpdate
+from ..store import Database
+from ..store.models import User
+
+
+def canonical_username(name: str) -> str:
+    """NFKC + casefold, so look-alike spellings of one name map to one account."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
+class UserService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._owner: UserOut | None = None
+
+    def ensure_owner(self, username: str, display_name: str) -> UserOut:
+        """The owner account (the Jupyter token holder), created on first use, then cached.
+
+        Identity look-ups run on every request, so after the first one this answers from memory;
+        every change to the owner goes through this service and refreshes the cache.
+        """
+        owner = self._owner
+        if owner is not None:
+            return owner
+        with self._lock:
+            if self._owner is None:
+                self._owner = self._load_or_create_owner(canonical_username(username), display_name)
+            return self._owner
+
+    def cached_owner(self) -> UserOut | None:
+        """The owner if already loaded: lets the event loop skip a thread hop per request."""
+        return self._owner
+
+    def _load_or_create_owner(self, username: str, display_name: str) -> UserOut:
+        with self._db.transaction() as tx:
+            owner = tx.scalars(select(User).where(User.is_owner.is_(True))).first()
+            if owner is not None:
+                return UserOut.model_validate(owner)
+        try:
+            with self._db.transaction() as tx:
+                owner = User(
+                    username=username, display_name=display_name, is_admin=True, is_owner=True
+                )
+                tx.add(owner)
+                tx.flush()
+                return UserOut.model_validate(owner)
+        except IntegrityError:
+            # Another server process sharing the store created it first: use theirs.
+            with self._db.transaction() as tx:
+                owner = tx.scalars(select(User).where(User.is_owner.is_(True))).one()
+                return UserOut.model_validate(owner)
+
+    def get(self, user_id: str) -> UserOut:
+        with self._db.transaction() as tx:
+            user = tx.get(User, user_id)
+            if user is None:
+                raise NotFound("user not found")
+            return UserOut.model_validate(user)
+
+    def update_profile(self, user_id: str, changes: UserProfileUpdate) -> UserOut:
+        with self._db.transaction() as tx:
+            user = tx.get(User, user_id)
+            if user is None:
+                raise NotFound("user not found")
+            for field, value in changes.model_dump(exclude_unset=True).items():
+                if value is not None:
+                    setattr(user, field, value)
+            tx.flush()
+            updated = UserOut.model_validate(user)
+        if updated.is_owner:
+            self._owner = updated
+        return updated
