@@ -7,6 +7,7 @@ They read the same configuration files as the server (``jupyter_server_config.*`
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from jupyter_core.application import JupyterApp
@@ -106,10 +107,10 @@ class DemoDataApp(_StoreApp):
     flags = {"force": ({"DemoDataApp": {"force": True}}, "Regenerate the files.")}
 
     def start(self) -> None:
+        from .demo.__main__ import summary_table
         from .demo.retail import write_demo_data
 
         out = Path(self.out or _configured_extension(self).demo_data_dir)
+        started = time.perf_counter()
         files = write_demo_data(out, scale=self.scale, force=self.force, progress=print)
-        for path in (files.duckdb, files.sqlite):
-            if path is not None:
-                print(f"wrote {path}")
+        print(summary_table(files, time.perf_counter() - started))

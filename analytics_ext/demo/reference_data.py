@@ -56,6 +56,11 @@ class Category:
     subcategories: tuple[Subcategory, ...]
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """Comma-separated words as a tuple (compact to read, and stable under the formatter)."""
+    return tuple(word.strip() for word in text.split(","))
+
+
 def _cities(*rows: tuple[str, str, float]) -> tuple[City, ...]:
     return tuple(City(name, region, weight) for name, region, weight in rows)
 
@@ -172,57 +177,55 @@ CURRENCIES: tuple[tuple[str, str, float], ...] = (
 )
 
 FIRST_NAMES: dict[str, tuple[str, ...]] = {
-    "en": (
-        "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-        "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas",
-        "Sarah", "Charles", "Karen", "Daniel", "Emily", "Matthew", "Olivia", "Anthony", "Sophie",
-        "Mark", "Chloe", "Andrew", "Grace", "Oliver", "Amelia", "Harry", "Isla", "Noah", "Ava",
-        "Liam", "Mia", "Ethan", "Zoe", "Priya", "Arjun", "Wei", "Mei", "Carlos", "Lucia",
-    ),  # fmt: skip
-    "de": (
-        "Lukas", "Anna", "Leon", "Lea", "Finn", "Hannah", "Paul", "Lena", "Jonas", "Laura",
-        "Felix", "Julia", "Maximilian", "Sophie", "Elias", "Marie", "Ben", "Emma", "Noah",
-        "Mia", "Tim", "Katharina", "Jan", "Sarah", "Moritz", "Johanna", "Stefan", "Sabine",
-        "Thomas", "Petra", "Emre", "Elif",
-    ),  # fmt: skip
-    "fr": (
-        "Louis", "Emma", "Gabriel", "Jade", "Léo", "Louise", "Raphaël", "Alice", "Arthur",
-        "Chloé", "Jules", "Léa", "Hugo", "Manon", "Lucas", "Camille", "Nathan", "Inès",
-        "Thomas", "Sarah", "Antoine", "Juliette", "Pierre", "Claire", "Nicolas", "Élodie",
-        "Mathieu", "Amélie", "Karim", "Yasmine",
-    ),  # fmt: skip
-    "nl": (
-        "Daan", "Emma", "Sem", "Julia", "Lucas", "Mila", "Levi", "Tess", "Finn", "Sophie",
-        "Luuk", "Zoë", "Milan", "Sara", "Bram", "Anna", "Thijs", "Fleur", "Jesse", "Lotte",
-        "Ruben", "Sanne", "Sven", "Eva", "Joris", "Noor",
-    ),  # fmt: skip
+    "en": _words(
+        "James, Mary, Robert, Patricia, John, Jennifer, Michael, Linda, David, "
+        "Elizabeth, William, Barbara, Richard, Susan, Joseph, Jessica, Thomas, Sarah, "
+        "Charles, Karen, Daniel, Emily, Matthew, Olivia, Anthony, Sophie, Mark, Chloe, "
+        "Andrew, Grace, Oliver, Amelia, Harry, Isla, Noah, Ava, Liam, Mia, Ethan, Zoe, "
+        "Priya, Arjun, Wei, Mei, Carlos, Lucia"
+    ),
+    "de": _words(
+        "Lukas, Anna, Leon, Lea, Finn, Hannah, Paul, Lena, Jonas, Laura, Felix, Julia, "
+        "Maximilian, Sophie, Elias, Marie, Ben, Emma, Noah, Mia, Tim, Katharina, Jan, "
+        "Sarah, Moritz, Johanna, Stefan, Sabine, Thomas, Petra, Emre, Elif"
+    ),
+    "fr": _words(
+        "Louis, Emma, Gabriel, Jade, Léo, Louise, Raphaël, Alice, Arthur, Chloé, "
+        "Jules, Léa, Hugo, Manon, Lucas, Camille, Nathan, Inès, Thomas, Sarah, "
+        "Antoine, Juliette, Pierre, Claire, Nicolas, Élodie, Mathieu, Amélie, Karim, "
+        "Yasmine"
+    ),
+    "nl": _words(
+        "Daan, Emma, Sem, Julia, Lucas, Mila, Levi, Tess, Finn, Sophie, Luuk, Zoë, "
+        "Milan, Sara, Bram, Anna, Thijs, Fleur, Jesse, Lotte, Ruben, Sanne, Sven, Eva, "
+        "Joris, Noor"
+    ),
 }
 
 LAST_NAMES: dict[str, tuple[str, ...]] = {
-    "en": (
-        "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Wilson",
-        "Taylor", "Anderson", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White",
-        "Harris", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-        "Scott", "Green", "Baker", "Adams", "Evans", "Hughes", "Patel", "Khan", "Nguyen",
-        "Chen", "Murphy", "Kelly", "Campbell", "Stewart", "Tremblay", "Roy", "Gagnon",
-    ),  # fmt: skip
-    "de": (
-        "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-        "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf",
-        "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann",
-        "Hartmann", "Lange", "Yilmaz", "Kaya",
-    ),  # fmt: skip
-    "fr": (
-        "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois",
-        "Moreau", "Laurent", "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "David",
-        "Bertrand", "Morel", "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine",
-        "Rousseau", "Benali", "Mercier",
-    ),  # fmt: skip
-    "nl": (
-        "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen",
-        "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters",
-        "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra",
-    ),  # fmt: skip
+    "en": _words(
+        "Smith, Johnson, Williams, Brown, Jones, Garcia, Miller, Davis, Wilson, "
+        "Taylor, Anderson, Thomas, Moore, Martin, Jackson, Thompson, White, Harris, "
+        "Clark, Lewis, Robinson, Walker, Young, Allen, King, Wright, Scott, Green, "
+        "Baker, Adams, Evans, Hughes, Patel, Khan, Nguyen, Chen, Murphy, Kelly, "
+        "Campbell, Stewart, Tremblay, Roy, Gagnon"
+    ),
+    "de": _words(
+        "Müller, Schmidt, Schneider, Fischer, Weber, Meyer, Wagner, Becker, Schulz, "
+        "Hoffmann, Schäfer, Koch, Bauer, Richter, Klein, Wolf, Schröder, Neumann, "
+        "Schwarz, Zimmermann, Braun, Krüger, Hofmann, Hartmann, Lange, Yilmaz, Kaya"
+    ),
+    "fr": _words(
+        "Martin, Bernard, Thomas, Petit, Robert, Richard, Durand, Dubois, Moreau, "
+        "Laurent, Simon, Michel, Lefebvre, Leroy, Roux, David, Bertrand, Morel, "
+        "Fournier, Girard, Bonnet, Dupont, Lambert, Fontaine, Rousseau, Benali, "
+        "Mercier"
+    ),
+    "nl": _words(
+        "de Jong, Jansen, de Vries, van den Berg, van Dijk, Bakker, Janssen, Visser, "
+        "Smit, Meijer, de Boer, Mulder, de Groot, Bos, Vos, Peters, Hendriks, "
+        "van Leeuwen, Dekker, Brouwer, de Wit, Dijkstra"
+    ),
 }
 
 # Reserved documentation domains (RFC 2606): demo emails can never reach a real person.
@@ -235,100 +238,147 @@ SEGMENTS: tuple[tuple[str, float, float], ...] = (
     ("corporate", 0.05, 3.5),
 )
 
-PRODUCT_ADJECTIVES: tuple[str, ...] = (
-    "Classic", "Essential", "Pro", "Ultra", "Eco", "Compact", "Premium", "Everyday", "Deluxe",
-    "Smart", "Original", "Lite", "Max", "Signature", "Urban", "Nordic", "Studio", "Active",
-)  # fmt: skip
+PRODUCT_ADJECTIVES: tuple[str, ...] = _words(
+    "Classic, Essential, Pro, Ultra, Eco, Compact, Premium, Everyday, Deluxe, Smart, "
+    "Original, Lite, Max, Signature, Urban, Nordic, Studio, Active"
+)
 
 CATEGORIES: tuple[Category, ...] = (
     Category(
-        "Electronics", "ELE", 0.15, 0.12, 0.08, (0.60, 0.80),
-        (0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 1.3, 1.5),
-        ("Voltix", "Nordlight", "Auralis", "Pixelon", "Kestrel", "Zentro"),
-        (
+        name="Electronics",
+        code="ELE",
+        demand_share=0.12,
+        catalog_share=0.12,
+        extra_quantity=0.08,
+        margin=(0.60, 0.80),
+        monthly=(0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 1.3, 1.5),
+        brands=("Voltix", "Nordlight", "Auralis", "Pixelon", "Kestrel", "Zentro"),
+        subcategories=(
             Subcategory("Phones", 420.0, 0.55, ("Smartphone", "Phone", "Flip Phone")),
-            Subcategory("Laptops", 900.0, 0.40, ("Laptop", "Notebook", "Ultrabook")),
+            Subcategory("Laptops", 750.0, 0.40, ("Laptop", "Notebook", "Ultrabook")),
             Subcategory("Audio", 90.0, 0.80, ("Headphones", "Earbuds", "Speaker", "Soundbar")),
             Subcategory("Accessories", 25.0, 0.60, ("Charger", "Cable", "Power Bank", "Case")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Home & Kitchen", "HOM", 0.15, 0.15, 0.30, (0.45, 0.65),
-        (0.9, 0.9, 1.0, 1.0, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.1, 1.2),
-        ("Hearthwell", "Casa Nova", "Linden & Oak", "Potluck", "Brightnest", "Kumo"),
-        (
+        name="Home & Kitchen",
+        code="HOM",
+        demand_share=0.16,
+        catalog_share=0.15,
+        extra_quantity=0.30,
+        margin=(0.45, 0.65),
+        monthly=(0.9, 0.9, 1.0, 1.0, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.1, 1.2),
+        brands=("Hearthwell", "Casa Nova", "Linden & Oak", "Potluck", "Brightnest", "Kumo"),
+        subcategories=(
             Subcategory("Cookware", 45.0, 0.60, ("Frying Pan", "Saucepan", "Dutch Oven", "Wok")),
             Subcategory("Appliances", 110.0, 0.70, ("Blender", "Toaster", "Kettle", "Air Fryer")),
             Subcategory("Decor", 30.0, 0.70, ("Vase", "Candle", "Picture Frame", "Cushion")),
             Subcategory("Bedding", 60.0, 0.50, ("Duvet", "Pillow", "Sheet Set", "Throw")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Apparel", "APP", 0.20, 0.22, 0.45, (0.35, 0.55),
-        (1.2, 0.9, 1.1, 1.1, 1.0, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 1.1),
-        ("Northway", "Ember & Ash", "Loom", "Tidewear", "Kinfolk", "Stride"),
-        (
+        name="Apparel",
+        code="APP",
+        demand_share=0.22,
+        catalog_share=0.22,
+        extra_quantity=0.45,
+        margin=(0.35, 0.55),
+        monthly=(1.2, 0.9, 1.1, 1.1, 1.0, 0.9, 0.9, 1.0, 1.1, 1.0, 1.0, 1.1),
+        brands=("Northway", "Ember & Ash", "Loom", "Tidewear", "Kinfolk", "Stride"),
+        subcategories=(
             Subcategory("Men", 40.0, 0.55, ("T-Shirt", "Jeans", "Jacket", "Sweater")),
             Subcategory("Women", 45.0, 0.55, ("Dress", "Blouse", "Coat", "Cardigan")),
             Subcategory("Kids", 22.0, 0.45, ("Hoodie", "Pyjamas", "Rain Jacket", "Leggings")),
             Subcategory("Shoes", 75.0, 0.45, ("Sneakers", "Boots", "Sandals", "Loafers")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Beauty", "BEA", 0.10, 0.10, 0.60, (0.30, 0.50),
-        (0.9, 1.2, 1.0, 1.0, 1.1, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.3),
-        ("Lumière", "Verdant", "Solace", "Petal & Pine", "Aurea", "Nimbus"),
-        (
+        name="Beauty",
+        code="BEA",
+        demand_share=0.10,
+        catalog_share=0.10,
+        extra_quantity=0.60,
+        margin=(0.30, 0.50),
+        monthly=(0.9, 1.2, 1.0, 1.0, 1.1, 1.0, 0.9, 0.9, 0.9, 1.0, 1.1, 1.3),
+        brands=("Lumière", "Verdant", "Solace", "Petal & Pine", "Aurea", "Nimbus"),
+        subcategories=(
             Subcategory("Skincare", 24.0, 0.60, ("Moisturiser", "Serum", "Cleanser", "Sunscreen")),
             Subcategory("Makeup", 18.0, 0.50, ("Lipstick", "Mascara", "Foundation", "Palette")),
             Subcategory("Fragrance", 65.0, 0.45, ("Eau de Parfum", "Body Mist", "Cologne")),
             Subcategory("Hair", 14.0, 0.50, ("Shampoo", "Conditioner", "Hair Oil", "Styling Gel")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Sports & Outdoors", "SPO", 0.10, 0.10, 0.25, (0.45, 0.65),
-        (1.4, 1.1, 1.1, 1.1, 1.3, 1.3, 1.2, 1.1, 0.9, 0.8, 0.8, 0.8),
-        ("Summit", "Trailhead", "Velo", "Pacer", "Ironbark", "Riptide"),
-        (
+        name="Sports & Outdoors",
+        code="SPO",
+        demand_share=0.10,
+        catalog_share=0.10,
+        extra_quantity=0.25,
+        margin=(0.45, 0.65),
+        monthly=(1.4, 1.1, 1.1, 1.1, 1.3, 1.3, 1.2, 1.1, 0.9, 0.8, 0.8, 0.8),
+        brands=("Summit", "Trailhead", "Velo", "Pacer", "Ironbark", "Riptide"),
+        subcategories=(
             Subcategory("Fitness", 35.0, 0.70, ("Yoga Mat", "Dumbbell Set", "Resistance Band")),
             Subcategory("Camping", 80.0, 0.70, ("Tent", "Sleeping Bag", "Camp Stove", "Lantern")),
             Subcategory("Cycling", 60.0, 1.00, ("Bike Helmet", "Bike Light", "Road Bike", "Lock")),
             Subcategory("Team Sports", 28.0, 0.50, ("Football", "Basketball", "Shin Guards")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Grocery", "GRO", 0.14, 0.12, 1.60, (0.55, 0.75),
-        (1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1),
-        ("Good Harvest", "Meadowfield", "Roastery Row", "Pantry Co.", "Sunvale", "Kettle Creek"),
-        (
+        name="Grocery",
+        code="GRO",
+        demand_share=0.14,
+        catalog_share=0.12,
+        extra_quantity=1.60,
+        margin=(0.55, 0.75),
+        monthly=(1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1),
+        brands=(
+            "Good Harvest",
+            "Meadowfield",
+            "Roastery Row",
+            "Pantry Co.",
+            "Sunvale",
+            "Kettle Creek",
+        ),
+        subcategories=(
             Subcategory("Snacks", 3.5, 0.40, ("Crisps", "Granola Bar", "Trail Mix", "Crackers")),
             Subcategory("Beverages", 4.0, 0.50, ("Sparkling Water", "Lemonade", "Cold Brew")),
             Subcategory("Pantry", 5.0, 0.50, ("Olive Oil", "Pasta", "Rice", "Honey")),
             Subcategory("Coffee & Tea", 9.0, 0.50, ("Coffee Beans", "Green Tea", "Chai Blend")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Toys & Games", "TOY", 0.07, 0.09, 0.20, (0.40, 0.60),
-        (0.7, 0.7, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.9, 1.1, 1.6, 2.4),
-        ("Brickworks", "Playfair", "Wonderbox", "Tinker & Co.", "Jolly Otter", "Quest"),
-        (
+        name="Toys & Games",
+        code="TOY",
+        demand_share=0.07,
+        catalog_share=0.09,
+        extra_quantity=0.20,
+        margin=(0.40, 0.60),
+        monthly=(0.7, 0.7, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.9, 1.1, 1.6, 2.4),
+        brands=("Brickworks", "Playfair", "Wonderbox", "Tinker & Co.", "Jolly Otter", "Quest"),
+        subcategories=(
             Subcategory("Board Games", 30.0, 0.45, ("Strategy Game", "Party Game", "Chess Set")),
             Subcategory("Puzzles", 18.0, 0.40, ("Jigsaw Puzzle", "Puzzle Cube", "3D Puzzle")),
             Subcategory("Building Sets", 45.0, 0.80, ("Building Set", "Castle Kit", "Robot Kit")),
             Subcategory("Dolls & Figures", 22.0, 0.50, ("Doll", "Action Figure", "Plush Toy")),
         ),
-    ),  # fmt: skip
+    ),
     Category(
-        "Books", "BOO", 0.09, 0.10, 0.25, (0.55, 0.70),
-        (1.0, 0.9, 0.9, 0.9, 0.9, 1.0, 1.2, 1.2, 1.0, 1.0, 1.0, 1.3),
-        ("Inkwell Press", "Lantern Books", "Harbor House", "Quillstone", "Paper Moon"),
-        (
+        name="Books",
+        code="BOO",
+        demand_share=0.09,
+        catalog_share=0.10,
+        extra_quantity=0.25,
+        margin=(0.55, 0.70),
+        monthly=(1.0, 0.9, 0.9, 0.9, 0.9, 1.0, 1.2, 1.2, 1.0, 1.0, 1.0, 1.3),
+        brands=("Inkwell Press", "Lantern Books", "Harbor House", "Quillstone", "Paper Moon"),
+        subcategories=(
             Subcategory("Fiction", 16.0, 0.30, ("Novel", "Thriller", "Short Stories")),
             Subcategory("Non-fiction", 22.0, 0.35, ("Biography", "Cookbook", "History")),
             Subcategory("Children", 11.0, 0.35, ("Picture Book", "Activity Book", "Fairy Tales")),
             Subcategory("Comics", 14.0, 0.35, ("Graphic Novel", "Manga", "Comic Annual")),
         ),
-    ),  # fmt: skip
+    ),
 )
 
 # Physical store formats: label in the store name, relative traffic, whether each city gets one.
@@ -347,14 +397,14 @@ ONLINE_STORES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Online Store CA", "CA", ("CA",)),
 )
 
-MONTH_NAMES: tuple[str, ...] = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)  # fmt: skip
+MONTH_NAMES: tuple[str, ...] = _words(
+    "January, February, March, April, May, June, July, August, September, October, "
+    "November, December"
+)
 
-DAY_NAMES: tuple[str, ...] = (
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-)  # fmt: skip
+DAY_NAMES: tuple[str, ...] = _words(
+    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday"
+)
 
 __all__ = [
     "CATEGORIES",

@@ -30,6 +30,12 @@ class UserOut(ResponseModel):
     updated_at: datetime
 
 
+class UserView(UserOut):
+    """A user as the REST API shows it: with the URL of their avatar on this server."""
+
+    avatar_url: str
+
+
 class UserProfileUpdate(RequestModel):
     """Fields a user may change on their own profile (the Users issue adds email, timezone...)."""
 

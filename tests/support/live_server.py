@@ -1,0 +1,102 @@
+"""JupyterLab with the extension in a subprocess.
+
+pytest-jupyter runs its server on the test's own event loop, so a synchronous client in the same
+process (schemathesis, Playwright's sync API, nbclient) would deadlock against it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # with trailing slash, base_url included
+    token: str
+    root: Path
+    log: Path
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_command(port: int, token: str, root: Path, base_url: str = "/") -> list[str]:
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        f"--ServerApp.token={token}", f"--ServerApp.base_url={base_url}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_unauthenticated_access=False",
+        "--ServerApp.jpserver_extensions=analytics_ext=True",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+@contextmanager
+def start_live_server(
+    workdir: Path, *, base_url: str = "/", env: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[LiveServer]:
+    port, token = free_port(), secrets.token_hex(16)
+    root = workdir / "notebooks"
+    root.mkdir(parents=True, exist_ok=True)
+    log = workdir / "server.log"
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+        "JUPYTER_DATA_DIR": str(workdir / "data"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
+        **(env or {}),
+    }
+    url = f"http://127.0.0.1:{port}{base_url}"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            server_command(port, token, root, base_url),
+            env=environment, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
+        )  # fmt: skip
+        try:
+            _wait_until_healthy(url, process, log, timeout)
+            yield LiveServer(url=url, token=token, root=root, log=log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}"
+            )
+        try:
+            if httpx.get(f"{url}api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"server not healthy after {timeout}s:\n{log.read_text()[-4000:]}")

@@ -1,0 +1,81 @@
+"""Every example notebook runs top to bottom against freshly generated demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from analytics_ext.demo import write_demo_data
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+KERNEL_NAME = "analytics-ext-test"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo")
+    write_demo_data(path, scale=0.01)
+    return path
+
+
+@pytest.fixture
+def kernel_env(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernelspec that runs this interpreter, and the environment the kernel inherits.
+
+    A ``python3`` spec found on JUPYTER_PATH could belong to another Python without our
+    dependencies, so the test installs its own spec pointing at ``sys.executable``.
+    """
+    spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "analytics_ext test", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    jupyter_path = [str(tmp_path / "jupyter"), os.environ.get("JUPYTER_PATH", "")]
+    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(filter(None, jupyter_path)))
+    python_path = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, python_path)))
+    monkeypatch.setenv("ANALYTICS_DEMO_DIR", str(demo_dir))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no example notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {cell.id} has stored outputs"
+            assert cell.execution_count is None, f"{path.name}: cell {cell.id} was executed"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_without_errors(path: Path, demo_dir: Path, kernel_env: None):
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=180,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.output_type == "error"]
+    # It used the generated data instead of writing its own copy somewhere else.
+    assert sorted(p.name for p in demo_dir.iterdir()) == ["retail.duckdb", "retail.sqlite"]
+    if path.stem == "01_demo_data_tour":
+        charts = [output for output in outputs if WIDGET_VIEW in output.get("data", {})]
+        assert len(charts) == 2, "expected the bqplot line and bar charts"
+        printed = "".join(output.get("text", "") for output in outputs)
+        assert str(demo_dir / "retail.duckdb") in printed

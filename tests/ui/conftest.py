@@ -1,0 +1,107 @@
+"""Fixtures for browser tests: Debian's Chromium (never a downloaded browser) through Playwright.
+
+Without ``/usr/bin/chromium`` (or the ``playwright`` package) the tests skip with the reason; with
+``CI=true`` that is a failure, so CI can never go green by skipping them. Install the browser with
+``apt-get update && apt-get install -y chromium``. Never run ``playwright install``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.services import in_ci
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS_DIR = Path(__file__).parent / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def _skip_or_fail(message: str) -> None:
+    if in_ci():
+        pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium; skips (fails with CI=true) when it or Playwright is missing."""
+    if not (CHROMIUM_PATH.is_file() and os.access(CHROMIUM_PATH, os.X_OK)):
+        _skip_or_fail(
+            f"{CHROMIUM_PATH} is missing: install it with "
+            "`apt-get update && apt-get install -y chromium` (never `playwright install`)"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        _skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
+    return str(CHROMIUM_PATH)
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """A Chromium per test, deliberately not per session.
+
+    Between sync calls Playwright marks its own event loop as the running one, so a session-wide
+    Playwright would be the loop that pytest-jupyter's autouse ``jp_asyncio_loop`` fixture picks up
+    (and fails to close) in every later test. Function scope starts Playwright after that fixture
+    and stops it before, and costs about a second per test.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def screenshots_dir() -> Path:
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS_DIR
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context and page; uncaught page errors are kept in ``page.errors``.
+
+    A failing test leaves ``screenshots/<test name>-failure.png`` behind.
+    """
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SCREENSHOTS_DIR / f"{request.node.name}-failure.png")
+        context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    # Lets the page fixture see whether the test body failed.
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
