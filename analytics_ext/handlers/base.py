@@ -150,5 +150,16 @@ class AnalyticsHandler(APIHandler):
             message = error.log_message or reason
         else:
             message = "internal server error: the server log has the details"
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps({"message": message, "reason": reason}))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The verbs this handler implements (tornado's defaults answer 405)."""
+        return [
+            verb
+            for verb in cls.SUPPORTED_METHODS
+            if getattr(cls, verb.lower()) is not getattr(web.RequestHandler, verb.lower())
+        ]

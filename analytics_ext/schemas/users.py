@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -9,14 +10,18 @@ from pydantic import AfterValidator, Field, field_validator
 
 from .base import RequestModel, ResponseModel
 
+# Control characters break logs and layouts; bidi overrides let a name display as another.
+_FORBIDDEN = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_SHOWABLE = re.compile(f"[^{_FORBIDDEN}]*[^\\s{_FORBIDDEN}][^{_FORBIDDEN}]*")
 
-def _printable(value: str) -> str:
-    if any(not ch.isprintable() for ch in value):
-        raise ValueError("must not contain control characters")
+
+def _showable(value: str) -> str:
+    if not _SHOWABLE.fullmatch(value):
+        raise ValueError("must not contain control or bidi-override characters")
     return value
 
 
-DisplayName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_showable)]
 
 
 class UserOut(ResponseModel):
