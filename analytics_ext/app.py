@@ -143,3 +143,6 @@ AnalyticsExtension.subcommands = _subcommands()
 AnalyticsExtension.classes = [*ExtensionApp.classes, LocalIdentityProvider]
 
 main = launch_new_instance = AnalyticsExtension.launch_instance
+
+if __name__ == "__main__":
+    main()

@@ -90,7 +90,7 @@ class DbApp(JupyterApp):
         if self.subapp is None:
             self.print_subcommands()
             self.exit(1)
-        super().start()
+        self.subapp.start()
 
 
 class DemoDataApp(_StoreApp):

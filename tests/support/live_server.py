@@ -75,7 +75,7 @@ def start_live_server(
             env=environment, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
         )  # fmt: skip
         try:
-            _wait_until_healthy(url, process, log, timeout)
+            wait_until_healthy(url, process, log, timeout)
             yield LiveServer(url=url, token=token, root=root, log=log)
         finally:
             process.terminate()
@@ -86,7 +86,7 @@ def start_live_server(
                 process.wait()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
