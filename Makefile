@@ -1,0 +1,62 @@
+# The two commands of the README: `make demo` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 8888
+# jlpm and jupyter (used by the frontend build) come from the venv.
+export PATH := $(BIN):$(PATH)
+
+LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
+	labextension/package.json labextension/yarn.lock labextension/tsconfig.json
+LAB_BUILD := analytics_ext/labextension/package.json
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint format install frontend clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Build tools first, so the editable install can build without an isolated env (no re-download
+# of JupyterLab per install), then the package with its test extras.
+$(INSTALLED): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet hatchling hatch-jupyter-builder editables "jupyterlab>=4.6,<5"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	touch $@
+
+$(LAB_BUILD): $(LAB_SOURCES) | $(INSTALLED)
+	cd labextension && jlpm install && jlpm build
+	touch $@
+
+install: $(INSTALLED) $(LAB_BUILD)
+
+frontend: $(LAB_BUILD)
+
+lint: install
+	$(BIN)/ruff check analytics_ext tests bench
+	$(BIN)/ruff format --check analytics_ext tests bench
+
+format: install
+	$(BIN)/ruff format analytics_ext tests bench
+	$(BIN)/ruff check --fix analytics_ext tests bench
+
+test: install lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/jupyter analytics demo-data
+	@flags="--ip=127.0.0.1 --port=$(PORT)"; \
+	if [ "$$(id -u)" = 0 ]; then flags="$$flags --allow-root"; fi; \
+	if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then flags="$$flags --no-browser"; fi; \
+	echo ""; \
+	echo "  analytics_ext demo: open http://127.0.0.1:$(PORT)/lab$${JUPYTER_TOKEN:+?token=$$JUPYTER_TOKEN}"; \
+	echo "  (without JUPYTER_TOKEN set, Jupyter prints a URL with its generated token below)"; \
+	echo ""; \
+	exec $(BIN)/jupyter lab $$flags
+
+clean:
+	rm -rf $(VENV) analytics_ext/labextension labextension/lib labextension/node_modules \
+		labextension/tsconfig.tsbuildinfo build dist
