@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8888
+DEMO_SCALE ?= 1.0
 # jlpm and jupyter (used by the frontend build) come from the venv.
 export PATH := $(BIN):$(PATH)
 
@@ -47,7 +48,7 @@ test: install lint
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/jupyter analytics demo-data
+	$(BIN)/jupyter analytics demo-data --scale $(DEMO_SCALE)
 	@flags="--ip=127.0.0.1 --port=$(PORT)"; \
 	if [ "$$(id -u)" = 0 ]; then flags="$$flags --allow-root"; fi; \
 	if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then flags="$$flags --no-browser"; fi; \

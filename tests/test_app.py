@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
@@ -82,3 +83,9 @@ def test_unreachable_service_fails_in_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception):
         service_checks.require_service("postgresql", nowhere)
+
+
+def test_readme_documents_every_trait():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in OWN_TRAITS:
+        assert f"`AnalyticsExtension.{name}`" in readme, name

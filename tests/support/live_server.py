@@ -60,12 +60,17 @@ def start_live_server(
     root = workdir / "notebooks"
     root.mkdir(parents=True, exist_ok=True)
     log = workdir / "server.log"
+    lab_settings = workdir / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    lab_settings.mkdir(parents=True, exist_ok=True)
+    # No "get Jupyter news?" popup over the page in browser tests and screenshots.
+    (lab_settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     environment = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(workdir / "config"),
         "JUPYTER_DATA_DIR": str(workdir / "data"),
         "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
         "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
+        "JUPYTERLAB_SETTINGS_DIR": str(workdir / "lab-settings"),
         **(env or {}),
     }
     url = f"http://127.0.0.1:{port}{base_url}"

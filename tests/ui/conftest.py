@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.live_server import LiveServer, free_port, wait_until_healthy
 from tests.support.services import in_ci
 
 if TYPE_CHECKING:
@@ -31,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS_DIR = Path(__file__).parent / "screenshots"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -105,3 +110,46 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``JUPYTER_TOKEN=... PORT=... make demo`` from the checkout, as the README says to run it.
+
+    Jupyter's paths point into a temporary folder, and the demo data is written at a small scale,
+    so the test leaves the developer's own Jupyter data alone and stays quick.
+    """
+    work = tmp_path_factory.mktemp("make-demo")
+    port, token = free_port(), secrets.token_hex(8)
+    root = work / "notebooks"
+    root.mkdir()
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,
+        "PORT": str(port),
+        "DEMO_SCALE": "0.02",
+        "JUPYTER_CONFIG_DIR": str(work / "config"),
+        "JUPYTER_DATA_DIR": str(work / "data"),
+        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(work / "lab-settings"),
+        "MAKEFLAGS": "",
+    }
+    env.pop("DISPLAY", None)
+    log = work / "make-demo.log"
+    with log.open("wb") as out:
+        # Its own process group, so stopping it stops make, the shell and JupyterLab alike.
+        process = subprocess.Popen(
+            ["make", "-C", str(REPO_ROOT), "demo"], cwd=root, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            wait_until_healthy(url, process, log, timeout=600)
+            yield LiveServer(url=url, token=token, root=root, log=log)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
