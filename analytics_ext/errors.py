@@ -17,6 +17,19 @@ class AnalyticsError(Exception):
         self.message = message
 
 
+class Unauthenticated(AnalyticsError):
+    """Credentials missing, forged, expired or revoked.
+
+    Always raised with one generic message: telling the caller which check failed would help
+    someone forging tokens, not someone holding a real one.
+    """
+
+    status = 401
+
+    def __init__(self, message: str = "invalid or expired credentials") -> None:
+        super().__init__(message)
+
+
 class NotFound(AnalyticsError):
     """The object does not exist, or the caller may not know that it does."""
 
