@@ -77,10 +77,11 @@ def test_sqlite_store_uses_wal_and_foreign_keys(sqlite_url: str):
 
 
 def test_timestamps_come_back_in_utc(db: Database):
+    from analytics_ext.services.activity import ActivityLog
     from analytics_ext.services.users import UserService
 
     upgrade_schema(db)
-    owner = UserService(db).ensure_owner("Ada", "Ada")
+    owner = UserService(db, ActivityLog()).ensure_owner("Ada", "Ada")
     assert owner.created_at.utcoffset().total_seconds() == 0
     assert owner.username == "ada"  # canonicalised
 

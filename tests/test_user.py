@@ -75,12 +75,13 @@ async def test_profile_update_persists(api, db_url):
 async def test_owner_survives_a_restart(jp_serverapp, api, db_url, jp_server_config):
     """A second server on the same store finds the same owner rather than making a new one."""
     first = await api.get("/api/user")
+    from analytics_ext.services.activity import ActivityLog
     from analytics_ext.services.users import UserService
     from analytics_ext.store import Database
 
     db = Database(db_url)
     try:
-        owner = UserService(db).ensure_owner("someone-else", "Other")
+        owner = UserService(db, ActivityLog()).ensure_owner("someone-else", "Other")
     finally:
         db.dispose()
     assert owner.id == first["id"]

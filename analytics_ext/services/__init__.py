@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from ..store import Database
+from .activity import ActivityLog
 from .users import UserService
 
 P = ParamSpec("P")
@@ -24,13 +25,15 @@ class Services:
     """Every service of one server, sharing one store and one bounded pool for blocking work."""
 
     db: Database
+    activity: ActivityLog
     users: UserService
     executor: ThreadPoolExecutor = field(repr=False)
 
     @classmethod
     def create(cls, db: Database, *, workers: int) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
-        return cls(db=db, users=UserService(db), executor=executor)
+        activity = ActivityLog()
+        return cls(db=db, activity=activity, users=UserService(db, activity), executor=executor)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking store work off the event loop, in the bounded pool."""

@@ -12,6 +12,7 @@ from ..errors import NotFound
 from ..schemas.users import UserOut, UserProfileUpdate
 from ..store import Database
 from ..store.models import User
+from .activity import ActivityLog
 
 
 def canonical_username(name: str) -> str:
@@ -20,8 +21,9 @@ def canonical_username(name: str) -> str:
 
 
 class UserService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, activity: ActivityLog) -> None:
         self._db = db
+        self._activity = activity
         self._lock = threading.Lock()
         self._owner: UserOut | None = None
 
@@ -74,9 +76,18 @@ class UserService:
             user = tx.get(User, user_id)
             if user is None:
                 raise NotFound("user not found")
-            for field, value in changes.model_dump(exclude_unset=True).items():
-                if value is not None:
-                    setattr(user, field, value)
+            changed = {
+                field: value
+                for field, value in changes.model_dump(exclude_unset=True).items()
+                if value is not None and getattr(user, field) != value
+            }
+            for field, value in changed.items():
+                setattr(user, field, value)
+            if changed:
+                self._activity.record(
+                    tx, user.id, "user.profile_updated", target=("user", user.id),
+                    details={"fields": sorted(changed)},
+                )  # fmt: skip
             tx.flush()
             updated = UserOut.model_validate(user)
         if updated.is_owner:
