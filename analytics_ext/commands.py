@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_core.application import JupyterApp
 from traitlets import Bool, Float, Unicode
 from traitlets.config import Application
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .store import Database
 
 
 def _configured_extension(app: JupyterApp):  # -> AnalyticsExtension (import cycle otherwise)
@@ -36,11 +42,16 @@ class _StoreApp(JupyterApp):
 
         return [AnalyticsExtension]
 
-    def open_store(self):
+    @contextmanager
+    def open_store(self) -> Iterator[Database]:
+        """The store the server is configured with, disposed of afterwards."""
         from .store import Database
 
-        extension = _configured_extension(self)
-        return Database(extension.db_url)
+        db = Database(_configured_extension(self).db_url)
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 class DbUpgradeApp(_StoreApp):
@@ -50,13 +61,10 @@ class DbUpgradeApp(_StoreApp):
     def start(self) -> None:
         from .store.schema import current_revision, head_revision, upgrade_schema
 
-        db = self.open_store()
-        try:
+        with self.open_store() as db:
             before = current_revision(db)
             upgrade_schema(db)
             print(f"store ({db.backend}) upgraded from {before or 'empty'} to {head_revision()}")
-        finally:
-            db.dispose()
 
 
 class DbCurrentApp(_StoreApp):
@@ -66,13 +74,10 @@ class DbCurrentApp(_StoreApp):
     def start(self) -> None:
         from .store.schema import current_revision, head_revision
 
-        db = self.open_store()
-        try:
+        with self.open_store() as db:
             current, head = current_revision(db), head_revision()
             state = "up to date" if current == head else "needs `jupyter analytics db upgrade`"
             print(f"store ({db.backend}) at {current or 'empty'}; code expects {head}: {state}")
-        finally:
-            db.dispose()
         if current != head:
             sys.exit(1)
 
