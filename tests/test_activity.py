@@ -79,3 +79,27 @@ async def test_profile_update_is_recorded_once_per_real_change(api, db_url):
             assert tx.scalar(select(func.count()).select_from(ActivityEvent)) == 1
     finally:
         db.dispose()
+
+
+def test_end_all_sessions_revokes_live_sessions_but_the_kept_one(db: Database):
+    from datetime import timedelta
+
+    from analytics_ext.services.sessions import end_all_sessions
+    from analytics_ext.store.models import AuthSession
+    from analytics_ext.store.types import utcnow
+
+    owner = UserService(db, ActivityLog()).ensure_owner("ada", "Ada")
+    later = utcnow() + timedelta(days=1)
+    with db.transaction() as tx:
+        sessions = [AuthSession(user_id=owner.id, expires_at=later) for _ in range(3)]
+        tx.add_all(sessions)
+        tx.flush()
+        keep = sessions[0].id
+        ended = end_all_sessions(tx, owner.id, "password_changed", keep_session_id=keep)
+    assert sorted(ended) == sorted(s.id for s in sessions[1:])
+    with db.transaction() as tx:
+        rows = {s.id: s for s in tx.scalars(select(AuthSession))}
+    assert rows[keep].revoked_at is None
+    assert all(rows[i].revoked_reason == "password_changed" for i in ended)
+    with db.transaction() as tx:
+        assert end_all_sessions(tx, owner.id, "again", keep_session_id=keep) == []

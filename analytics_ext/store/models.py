@@ -38,6 +38,14 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     # The holder of the Jupyter server token/password: first admin in every mode.
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Team server: may use kernels, contents and terminals (admins always may).
+    notebook_role: Mapped[bool] = mapped_column(Boolean, default=False)
+    # argon2id; None for accounts that cannot log in with a password (the local owner).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Sessions that began before this instant are no longer valid (password change or reset).
+    password_changed_at: Mapped[datetime | None]
+    email_verified_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -67,3 +75,80 @@ class ActivityEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthSession(Base):
+    """One login: every access token carries its id, so revoking the session revokes them all."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    # Set once; indexed so other server processes can poll for revocations since a moment.
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """A refresh token of a session, stored as a hash. Each use rotates it: the old row is
+    marked used and a new one issued; presenting a used one again revokes the whole session
+    (its token family)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A long-lived credential for scripts, with scopes; the secret is shown once, kept hashed."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(80))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class OneTimeToken(Base):
+    """A single-use, expiring secret mailed to a user: password reset or email verification.
+
+    ``email`` is the address the token was sent to, so verifying it proves that address (an
+    email change sends a token for the new address)."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
