@@ -6,6 +6,7 @@ Everything an admin can set is a trait of ``AnalyticsExtension`` (``c.AnalyticsE
 
 from __future__ import annotations
 
+from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.serverapp import ServerApp
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from traitlets import Bool, Int, Unicode, default, validate
 
 from ._version import __version__
+from .auth.authorizer import AnalyticsAuthorizer
 from .auth.identity import LocalIdentityProvider
 from .handlers import ROUTES
 from .handlers.base import MAX_BODY_SETTING
@@ -93,6 +95,13 @@ class AnalyticsExtension(ExtensionApp):
         config=True,
     )
 
+    redis_url = Unicode(
+        "",
+        help="""Redis URL (redis://host:6379/0) shared by every server process of a deployment:
+        rate limits then hold across processes. Empty (the default): limits are per process.""",
+        config=True,
+    )
+
     def _link_jupyter_server_extension(self, serverapp: ServerApp) -> None:
         super()._link_jupyter_server_extension(serverapp)
         if self.multi_user:
@@ -100,10 +109,19 @@ class AnalyticsExtension(ExtensionApp):
                 "AnalyticsExtension.multi_user=True (team-server login) is not available in "
                 f"analytics_ext {__version__}; unset it to run in local mode"
             )
-        configured = "identity_provider_class" in serverapp.config.get("ServerApp", {})
-        if not configured and serverapp.identity_provider_class is PasswordIdentityProvider:
-            # Linking happens before the server creates its configurables, so this takes effect.
+        server_config = serverapp.config.get("ServerApp", {})
+        # Linking happens before the server creates its configurables, so these take effect;
+        # an admin's own choice of either class is left alone.
+        if (
+            "identity_provider_class" not in server_config
+            and serverapp.identity_provider_class is PasswordIdentityProvider
+        ):
             serverapp.identity_provider_class = LocalIdentityProvider
+        if (
+            "authorizer_class" not in server_config
+            and serverapp.authorizer_class is AllowAllAuthorizer
+        ):
+            serverapp.authorizer_class = AnalyticsAuthorizer
 
     def initialize_settings(self) -> None:
         url = make_url(self.db_url)
@@ -117,7 +135,9 @@ class AnalyticsExtension(ExtensionApp):
             db.dispose()
             self.log.error("analytics_ext not loaded: %s", error)
             raise
-        self.services = Services.create(db, workers=self.worker_threads)
+        self.services = Services.create(
+            db, workers=self.worker_threads, redis_url=self.redis_url or None
+        )
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes
 
@@ -140,7 +160,7 @@ def _subcommands() -> dict:
 
 
 AnalyticsExtension.subcommands = _subcommands()
-AnalyticsExtension.classes = [*ExtensionApp.classes, LocalIdentityProvider]
+AnalyticsExtension.classes = [*ExtensionApp.classes, LocalIdentityProvider, AnalyticsAuthorizer]
 
 main = launch_new_instance = AnalyticsExtension.launch_instance
 

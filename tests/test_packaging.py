@@ -7,6 +7,7 @@ prebuilt JupyterLab extension, and migrations shipped inside the package.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,20 +29,26 @@ def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> s
     return result.stdout + result.stderr
 
 
+def clean_source(dest: Path) -> Path:
+    """The tracked files only, as a fresh clone has them: no stale build output rides along."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, (item.decode() for item in listed)):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
-    run(
-        sys.executable,
-        "-m",
-        "build",
-        "--wheel",
-        "--no-isolation",
-        "--outdir",
-        work / "dist",
-        ROOT,
-        cwd=work,
-    )
+    source = clean_source(work / "source")
+    # The build hook runs jlpm and jupyter from this environment: a production frontend build.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = ["-m", "build", "--wheel", "--no-isolation", "--outdir", work / "dist", source]
+    run(sys.executable, *command, cwd=work, env=env)
     (wheel,) = (work / "dist").glob("analytics_ext-*.whl")
     venv = work / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=work)

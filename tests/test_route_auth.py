@@ -107,7 +107,7 @@ async def test_the_checks_flag_a_handler_registered_without_auth(
         ".*$",
         [
             (url_path_join(jp_base_url, "api/analytics/leaky"), _Leaky),
-            (url_path_join(jp_base_url, "api/user/foreign"), _ForeignLeaky),
+            (url_path_join(jp_base_url, "api/health/foreign"), _ForeignLeaky),
         ],
     )
     static = static_violations(jp_serverapp.web_app, jp_base_url)
@@ -116,4 +116,4 @@ async def test_the_checks_flag_a_handler_registered_without_auth(
         jp_serverapp.web_app, jp_base_url, jp_http_port, ["leaked"]
     )
     flagged = {p.split(" -> ")[0] for p in anonymous if p.endswith("expected 401")}
-    assert flagged == {f"{verb} {jp_base_url}api/user/foreign$" for verb in VERBS}, anonymous
+    assert flagged == {f"{verb} {jp_base_url}api/health/foreign$" for verb in VERBS}, anonymous

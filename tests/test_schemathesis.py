@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from analytics_ext.handlers.system import openapi_document
 from tests.support.live_server import LiveServer
@@ -42,4 +43,7 @@ def test_api_conforms_to_its_document(case, live_server: LiveServer):
         base_url=live_server.url.rstrip("/"),
         headers=live_server.auth_header,
         additional_checks=[authenticated],
+        # Some rules are not expressible in JSON Schema (an expiry "in the future"), so a
+        # schema-valid request may rightly get 422; everything else about it is still checked.
+        excluded_checks=[positive_data_acceptance],
     )

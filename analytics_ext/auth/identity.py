@@ -1,7 +1,9 @@
 """Identity: map whoever Jupyter authenticated to an analytics user.
 
 Local mode (the default): Jupyter's own token or password logs the person in, and every such
-login is the owner of the server, one persistent analytics user. jupyter_server would otherwise
+login is the owner of the server, one persistent analytics user. Scripts outside Jupyter send an
+API key instead (``Authorization: Bearer aek_...``), which speaks for its account within its
+scopes. jupyter_server would otherwise
 invent a random "Anonymous ..." user per browser; here the identity stays stable, and JupyterLab
 (and jupyter-collaboration's user menu) shows the owner's display name and avatar.
 """
@@ -18,17 +20,23 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import Unicode, default
 
+from ..errors import NotFound, Unauthenticated
+from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
+from ..services.api_keys import ApiKeyPrincipal
+from .secret_tokens import looks_like_secret
 
 _IDENTITY_FIELDS = tuple(f.name for f in fields(User))
 
 
 @dataclass
 class AnalyticsUser(User):
-    """A Jupyter user that also carries the analytics user's id and admin flag."""
+    """A Jupyter user that also carries the analytics user's id and admin flag, and the API key
+    the request came with (whose scopes then bound what it may do)."""
 
     user_id: str = ""
     is_admin: bool = False
+    api_key: ApiKeyPrincipal | None = None
 
 
 def avatar_url(base_url: str) -> str:
@@ -45,6 +53,22 @@ def color_of(user_id: str) -> str:
     """A stable colour per user (for avatars and collaborator cursors)."""
     palette = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
     return palette[sum(map(ord, user_id)) % len(palette)]
+
+
+def analytics_user(
+    user: UserOut, handler: web.RequestHandler, *, api_key: ApiKeyPrincipal | None = None
+) -> AnalyticsUser:
+    return AnalyticsUser(
+        username=user.username,
+        name=user.display_name,
+        display_name=user.display_name,
+        initials=initials_of(user.display_name),
+        avatar_url=avatar_url(handler.settings.get("base_url", "/")),
+        color=color_of(user.id),
+        user_id=user.id,
+        is_admin=user.is_admin,
+        api_key=api_key,
+    )
 
 
 class LocalIdentityProvider(PasswordIdentityProvider):
@@ -73,21 +97,31 @@ class LocalIdentityProvider(PasswordIdentityProvider):
         if inspect.isawaitable(authenticated):
             authenticated = await authenticated
         services: Services | None = handler.settings.get(SETTINGS_KEY)
-        if authenticated is None or services is None:
+        if services is None:
             return authenticated
+        if authenticated is None:
+            return await self._api_key_user(handler, services)
         owner = services.users.cached_owner() or await services.run(
             services.users.ensure_owner, self.owner_username, self.owner_username
         )
-        return AnalyticsUser(
-            username=owner.username,
-            name=owner.display_name,
-            display_name=owner.display_name,
-            initials=initials_of(owner.display_name),
-            avatar_url=avatar_url(handler.settings.get("base_url", "/")),
-            color=color_of(owner.id),
-            user_id=owner.id,
-            is_admin=owner.is_admin,
-        )
+        return analytics_user(owner, handler)
+
+    async def _api_key_user(
+        self, handler: web.RequestHandler, services: Services
+    ) -> AnalyticsUser | None:
+        """The account behind ``Authorization: Bearer aek_...``, bounded by the key's scopes."""
+        header = handler.request.headers.get("Authorization", "")
+        if not looks_like_secret(header):
+            return None
+        token = header.split(None, 1)[-1].strip()
+        try:
+            key = await services.run(services.api_keys.authenticate, token)
+            user = await services.run(services.users.get, key.user_id)
+        except (Unauthenticated, NotFound):
+            return None
+        # A header credential, like Jupyter's token: no XSRF check (a browser never sends it).
+        handler._token_authenticated = True  # type: ignore[attr-defined]
+        return analytics_user(user, handler, api_key=key)
 
     def identity_model(self, user: User) -> dict[str, Any]:
         """Jupyter's identity fields only: internal ids and flags stay out of ``/api/me``."""

@@ -12,4 +12,7 @@ USERS: Final = "analytics_ext:users"
 SYSTEM: Final = "analytics_ext:system"
 """Server information and the API description."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM})
+API_KEYS: Final = "analytics_ext:api_keys"
+"""The caller's API keys (creating one needs a login or an admin-scoped key)."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from . import api_keys
 from .base import AnalyticsHandler
-from .system import HealthHandler, InfoHandler, OpenAPIHandler
+from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
 from .user import AvatarHandler, UserHandler
 
 ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
@@ -14,6 +15,9 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     (r"/api/analytics/openapi\.json", OpenAPIHandler),
     (r"/api/user", UserHandler),
     (r"/api/user/avatar", AvatarHandler),
+    *api_keys.ROUTES,
+    # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
+    (r"/api/(?:analytics|auth|user)/.*", NotFoundHandler),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from ..auth.identity import AnalyticsUser
+from ..auth.rate_limits import RateLimited
 from ..errors import AnalyticsError
 from ..services import SETTINGS_KEY, Services
+from ..services.activity import RequestOrigin
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -27,8 +29,11 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BODY_SETTING = "analytics_ext_max_request_bytes"
 
 
-def _error(status: int, message: str) -> web.HTTPError:
-    return web.HTTPError(status, message, reason=responses.get(status))
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.HTTPError:
+    error = web.HTTPError(status, message, reason=responses.get(status))
+    # tornado clears headers before writing an error, so headers the error needs travel with it.
+    error.headers = headers or {}  # type: ignore[attr-defined]
+    return error
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -68,6 +73,11 @@ class AnalyticsHandler(APIHandler):
     @property
     def user_id(self) -> str:
         return self.analytics_user.user_id
+
+    @property
+    def origin(self) -> RequestOrigin:
+        """Where the request came from, for security events in the activity log."""
+        return RequestOrigin(self.request.remote_ip, self.request.headers.get("User-Agent"))
 
     def _public_method(self) -> bool:
         method = getattr(self, (self.request.method or "").lower(), None)
@@ -132,6 +142,9 @@ class AnalyticsHandler(APIHandler):
         """Call a (blocking) service method off the event loop; domain errors become statuses."""
         try:
             return await self.services.run(fn, *args, **kwargs)
+        except RateLimited as error:
+            retry = {"Retry-After": str(error.retry_after)}
+            raise _error(error.status, error.message, retry) from None
         except AnalyticsError as error:
             raise _error(error.status, error.message) from None
 
@@ -148,6 +161,8 @@ class AnalyticsHandler(APIHandler):
         reason = responses.get(status_code, "Unknown")
         if isinstance(error, web.HTTPError):
             message = error.log_message or reason
+            for name, value in getattr(error, "headers", {}).items():
+                self.set_header(name, value)
         else:
             message = "internal server error: the server log has the details"
         if status_code == 405:

@@ -18,9 +18,30 @@ from .base import AnalyticsHandler
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    """The packaged ``openapi.yaml``, parsed once per process."""
-    text = resources.files("analytics_ext").joinpath("openapi.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    """The REST contract: ``openapi/base.yaml`` plus one fragment per area, merged once.
+
+    Each area's handlers module has its own fragment (``paths`` and ``components``), so areas
+    can be written side by side without editing one large file; a name defined twice is an error.
+    """
+    folder = resources.files("analytics_ext").joinpath("openapi")
+    document = yaml.safe_load(folder.joinpath("base.yaml").read_text("utf-8"))
+    fragments = sorted(
+        (f for f in folder.iterdir() if f.name.endswith(".yaml") and f.name != "base.yaml"),
+        key=lambda f: f.name,
+    )
+    for fragment in fragments:
+        part = yaml.safe_load(fragment.read_text("utf-8")) or {}
+        _merge(document["paths"], part.get("paths", {}), fragment.name)
+        for section, entries in part.get("components", {}).items():
+            _merge(document["components"].setdefault(section, {}), entries, fragment.name)
+    return document
+
+
+def _merge(into: dict[str, Any], entries: dict[str, Any], source: str) -> None:
+    clash = sorted(set(into) & set(entries))
+    if clash:
+        raise ValueError(f"openapi/{source} redefines {', '.join(clash)}")
+    into.update(entries)
 
 
 class HealthHandler(AnalyticsHandler):
@@ -60,3 +81,38 @@ class OpenAPIHandler(AnalyticsHandler):
         if base_url:
             document["servers"] = [{"url": base_url}]
         self.write_json(document)
+
+
+class NotFoundHandler(AnalyticsHandler):
+    """Any other path in our API areas: a JSON 404 (after authentication), not Jupyter's HTML
+    page, so clients always get the error format the API promises."""
+
+    auth_resource = res.SYSTEM
+
+    def _missing(self, *_args: str) -> None:
+        raise web.HTTPError(404, "no such API route", reason="Not Found")
+
+    @web.authenticated
+    @authorized
+    def get(self, *args: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def post(self, *args: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def put(self, *args: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def patch(self, *args: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def delete(self, *args: str) -> None:
+        self._missing()

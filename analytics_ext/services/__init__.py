@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from ..auth.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ..store import Database
 from .activity import ActivityLog
+from .api_keys import ApiKeyService
 from .users import UserService
 
 P = ParamSpec("P")
@@ -26,14 +28,24 @@ class Services:
 
     db: Database
     activity: ActivityLog
+    limiter: RateLimiter
     users: UserService
+    api_keys: ApiKeyService
     executor: ThreadPoolExecutor = field(repr=False)
 
     @classmethod
-    def create(cls, db: Database, *, workers: int) -> Services:
+    def create(cls, db: Database, *, workers: int, redis_url: str | None = None) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
-        return cls(db=db, activity=activity, users=UserService(db, activity), executor=executor)
+        limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        return cls(
+            db=db,
+            activity=activity,
+            limiter=limiter,
+            users=UserService(db, activity),
+            api_keys=ApiKeyService(db, activity, limiter),
+            executor=executor,
+        )
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking store work off the event loop, in the bounded pool."""

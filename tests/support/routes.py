@@ -39,7 +39,9 @@ def _fill_groups(pattern: str) -> str:
             depth -= 1
             if depth == 0:
                 group = pattern[group_start : index + 1]
-                out.append(next(s for s in SAMPLES if re.fullmatch(group, s)))
+                alternatives = group[3:-1].split("|") if group.startswith("(?:") else []
+                candidates = [*SAMPLES, *alternatives]
+                out.append(next(s for s in candidates if re.fullmatch(group, s)))
                 start = index + 1
     out.append(pattern[start:])
     return re.sub(r"\\(.)", r"\1", "".join(out))
