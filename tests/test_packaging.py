@@ -102,6 +102,11 @@ def test_installed_server_answers_with_the_packaged_store(wheel_venv: Path, tmp_
                 f"{url}api/user", headers={"Authorization": "token wheel-token"}
             ).json()
             assert user["is_owner"] is True
+            # Package data (the OpenAPI fragments, the migrations) shipped in the wheel.
+            document = httpx.get(
+                f"{url}api/analytics/openapi.json", headers={"Authorization": "token wheel-token"}
+            ).json()
+            assert "/api/auth/api-keys" in document["paths"]
             assert (tmp_path / "data" / "analytics_ext" / "analytics.sqlite").exists()
         finally:
             process.terminate()
