@@ -92,6 +92,16 @@ def anonymous(jp_fetch, jp_serverapp) -> ApiClient:
     return ApiClient(jp_fetch, headers={"Authorization": ""})
 
 
+@pytest.fixture
+def as_key(jp_fetch, jp_serverapp):
+    """The API as the holder of an API key (``Authorization: Bearer <key>``)."""
+
+    def client(token: str) -> ApiClient:
+        return ApiClient(jp_fetch, headers={"Authorization": f"Bearer {token}"})
+
+    return client
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """JupyterLab with the extension in a subprocess, for synchronous clients."""

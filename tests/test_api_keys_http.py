@@ -28,14 +28,6 @@ async def create_key(api: ApiClient, name: str, scopes: list[str], **kwargs) -> 
     return reply.body
 
 
-@pytest.fixture
-def as_key(jp_fetch, jp_serverapp):
-    def client(token: str) -> ApiClient:
-        return ApiClient(jp_fetch, headers={"Authorization": f"Bearer {token}"})
-
-    return client
-
-
 async def test_key_is_shown_once_and_speaks_for_its_owner(api, as_key, db_url):
     owner = await api.get("/api/user")
     created = await create_key(api, "ci script", ["read"])

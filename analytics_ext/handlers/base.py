@@ -19,12 +19,14 @@ from tornado import web
 from ..auth.identity import AnalyticsUser
 from ..auth.rate_limits import RateLimited
 from ..errors import AnalyticsError
+from ..schemas.base import QueryModel
 from ..services import SETTINGS_KEY, Services
 from ..services.activity import RequestOrigin
 
 P = ParamSpec("P")
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+Q = TypeVar("Q", bound=QueryModel)
 
 MAX_BODY_SETTING = "analytics_ext_max_request_bytes"
 
@@ -133,6 +135,17 @@ class AnalyticsHandler(APIHandler):
             raise _error(422, f"body: must be a JSON object, not {type(data).__name__}")
         try:
             return model.model_validate_json(raw)
+        except ValidationError as error:
+            raise _error(422, describe_validation_error(error)) from None
+
+    def parse_query(self, model: type[Q]) -> Q:
+        """The query string validated as ``model``: 422 naming the parameter."""
+        values: dict[str, Any] = {}
+        for name, raw in self.request.query_arguments.items():
+            decoded = [self.decode_argument(value, name) for value in raw]
+            values[name] = decoded if name in model.repeatable else decoded[-1]
+        try:
+            return model.model_validate(values)
         except ValidationError as error:
             raise _error(422, describe_validation_error(error)) from None
 

@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 
 from ..auth.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ..store import Database
-from .activity import ActivityLog
+from .activity import ActivityFeed, ActivityLog
 from .api_keys import ApiKeyService
 from .users import UserService
 
@@ -28,6 +28,7 @@ class Services:
 
     db: Database
     activity: ActivityLog
+    activity_feed: ActivityFeed
     limiter: RateLimiter
     users: UserService
     api_keys: ApiKeyService
@@ -41,6 +42,7 @@ class Services:
         return cls(
             db=db,
             activity=activity,
+            activity_feed=ActivityFeed(db),
             limiter=limiter,
             users=UserService(db, activity),
             api_keys=ApiKeyService(db, activity, limiter),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tornado.httpclient import HTTPResponse
 
@@ -38,6 +39,9 @@ class ApiClient:
             all_headers.setdefault("Content-Type", "application/json")
         elif method in {"POST", "PUT", "PATCH"}:
             kwargs["allow_nonstandard_methods"] = True
+        path, _, query = path.partition("?")
+        # A list of pairs keeps repeated parameters (?type=a&type=b); jp_fetch urlencodes it.
+        kwargs["params"] = parse_qsl(query, keep_blank_values=True)
         response: HTTPResponse = await self._fetch(*path.strip("/").split("/"), **kwargs)
         text = response.body.decode() if response.body else ""
         content_type = response.headers.get("Content-Type", "")
