@@ -24,6 +24,7 @@ from ..errors import NotFound, Unauthenticated
 from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
 from ..services.api_keys import ApiKeyPrincipal
+from ..services.avatars import color_of, initials_of
 from .secret_tokens import looks_like_secret
 
 _IDENTITY_FIELDS = tuple(f.name for f in fields(User))
@@ -41,18 +42,6 @@ class AnalyticsUser(User):
 
 def avatar_url(base_url: str) -> str:
     return url_path_join(base_url, "api/user/avatar")
-
-
-def initials_of(name: str) -> str:
-    words = [w for w in name.replace("_", " ").replace(".", " ").split() if w]
-    letters = "".join(w[0] for w in words[:2]) or name[:1] or "?"
-    return letters.upper()
-
-
-def color_of(user_id: str) -> str:
-    """A stable colour per user (for avatars and collaborator cursors)."""
-    palette = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-    return palette[sum(map(ord, user_id)) % len(palette)]
 
 
 def analytics_user(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import activity, api_keys
+from . import activity, api_keys, settings
 from .base import AnalyticsHandler
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
 from .user import AvatarHandler, UserHandler
@@ -17,6 +17,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     (r"/api/user/avatar", AvatarHandler),
     *activity.ROUTES,
     *api_keys.ROUTES,
+    *settings.ROUTES,
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
     (r"/api/(?:analytics|auth|user)/.*", NotFoundHandler),
 ]

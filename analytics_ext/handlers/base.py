@@ -56,6 +56,9 @@ class AnalyticsHandler(APIHandler):
     """
 
     auth_resource: ClassVar[str]
+    max_body_bytes: ClassVar[int | None] = None
+    """This route's own body limit in bytes (an upload route needs more than JSON does);
+    ``None``: the server-wide ``AnalyticsExtension.max_request_bytes``."""
 
     @property
     def services(self) -> Services:
@@ -109,7 +112,9 @@ class AnalyticsHandler(APIHandler):
         raise self._unauthenticated()
 
     def _check_body_size(self) -> None:
-        limit = self.settings.get(MAX_BODY_SETTING, 1 << 20)
+        limit = self.max_body_bytes
+        if limit is None:
+            limit = self.settings.get(MAX_BODY_SETTING, 1 << 20)
         if len(self.request.body or b"") > limit:
             raise _error(413, f"request body is larger than the {limit} byte limit")
 

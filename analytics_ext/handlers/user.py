@@ -8,7 +8,7 @@ from tornado import web
 from ..auth import resources as res
 from ..auth.identity import avatar_url
 from ..schemas.users import UserOut, UserProfileUpdate, UserView
-from ..services.avatars import default_avatar_svg
+from ..services.avatars import MAX_UPLOAD_BYTES
 from .base import AnalyticsHandler
 
 
@@ -33,15 +33,42 @@ class UserHandler(AnalyticsHandler):
 
 
 class AvatarHandler(AnalyticsHandler):
+    """The caller's avatar: an uploaded picture (re-encoded by the server) or a generated one.
+
+    Uploads are raw image bytes; their type is read from the bytes by the service, so the
+    Content-Type a client sends (which can lie) decides nothing.
+    """
+
     auth_resource = res.USERS
+    # Images are larger than JSON bodies: this route's own limit, checked before any decoding.
+    max_body_bytes = MAX_UPLOAD_BYTES
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        user = await self.run(self.services.users.get, self.user_id)
-        self.set_header("X-Content-Type-Options", "nosniff")
+        image = await self.run(self.services.avatars.image, self.user_id)
+        # Short and private: a new avatar shows within five minutes even at an unchanged URL.
         self.set_header("Cache-Control", "private, max-age=300")
-        # Tornado adds the ETag and answers 304 to a matching If-None-Match.
-        self.finish(
-            default_avatar_svg(user.display_name, user.id), set_content_type="image/svg+xml"
-        )
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("ETag", f'"{image.etag}"')
+        # Tornado checks If-None-Match only against ETags it computes itself, so check ours.
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(image.content, set_content_type=image.content_type)
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        body = self.request.body or b""
+        await self.run(self.services.avatars.replace, self.user_id, body, self.origin)
+        self.set_status(204)
+        self.finish()
+
+    @web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        await self.run(self.services.avatars.remove, self.user_id, self.origin)
+        self.set_status(204)
+        self.finish()

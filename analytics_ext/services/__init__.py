@@ -13,6 +13,8 @@ from ..auth.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ..store import Database
 from .activity import ActivityFeed, ActivityLog
 from .api_keys import ApiKeyService
+from .avatars import AvatarService
+from .settings import SettingsService
 from .users import UserService
 
 P = ParamSpec("P")
@@ -31,7 +33,9 @@ class Services:
     activity_feed: ActivityFeed
     limiter: RateLimiter
     users: UserService
+    avatars: AvatarService
     api_keys: ApiKeyService
+    settings: SettingsService
     executor: ThreadPoolExecutor = field(repr=False)
 
     @classmethod
@@ -45,7 +49,9 @@ class Services:
             activity_feed=ActivityFeed(db),
             limiter=limiter,
             users=UserService(db, activity),
+            avatars=AvatarService(db, activity),
             api_keys=ApiKeyService(db, activity, limiter),
+            settings=SettingsService(db, activity),
             executor=executor,
         )
 

@@ -152,3 +152,38 @@ class OneTimeToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class UserSettingsDocument(Base):
+    """A user's settings: only the fields that differ from the defaults, in layout ``version``.
+
+    Keeping the differences (not a full copy) lets a later release change a default for every
+    user who never chose otherwise; ``version`` lets it upgrade old layouts on read.
+    """
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserAvatar(Base):
+    """A user's uploaded avatar: a 256 px PNG re-encoded by the server, never the bytes sent.
+
+    Re-encoded avatars are small (tens of KB), so they live in the store with the rest of the
+    account: backups, cascading deletes and multi-process servers need nothing more. ``etag`` is
+    the SHA-256 of ``png``, for HTTP caching and for versioned avatar URLs.
+    """
+
+    __tablename__ = "user_avatars"
+
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    png: Mapped[bytes]
+    etag: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
