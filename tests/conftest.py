@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from traitlets.config import Config
 
+from analytics_ext.store import Database, upgrade_schema
 from tests.support.api import ApiClient
 from tests.support.live_server import LiveServer, start_live_server
 from tests.support.services import require_service
@@ -55,6 +56,15 @@ def sqlite_url(tmp_path: Path) -> str:
 def store_url(request: pytest.FixtureRequest) -> str:
     """Runs a test once per supported store backend."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    """A migrated store, once per backend, for service-level tests."""
+    database = Database(store_url)
+    upgrade_schema(database)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

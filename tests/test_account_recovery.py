@@ -25,7 +25,7 @@ from analytics_ext.errors import Invalid, Unauthenticated
 from analytics_ext.services.account_recovery import AccountRecovery, RecoverySettings
 from analytics_ext.services.activity import ActivityLog, RequestOrigin
 from analytics_ext.services.mail import Mailer, SmtpSecurity, SmtpSettings
-from analytics_ext.store import Database, upgrade_schema
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, AuthSession, Base, OneTimeToken, User
 from analytics_ext.store.types import utcnow
 from tests.support.smtp import SmtpTestServer, closed_port, run_smtp_server
@@ -42,14 +42,6 @@ def hasher() -> Iterator[PasswordHasher]:
     shared = PasswordHasher(time_cost=1, memory_cost=8 * 1024)
     yield shared
     shared.close()
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    upgrade_schema(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

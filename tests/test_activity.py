@@ -7,16 +7,8 @@ from sqlalchemy import delete, func, select
 
 from analytics_ext.services.activity import ActivityLog, RequestOrigin
 from analytics_ext.services.users import UserService
-from analytics_ext.store import Database, upgrade_schema
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, User
-
-
-@pytest.fixture
-def db(store_url: str):
-    database = Database(store_url)
-    upgrade_schema(database)
-    yield database
-    database.dispose()
 
 
 def events(db: Database) -> list[ActivityEvent]:

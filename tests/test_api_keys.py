@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,19 +12,11 @@ from analytics_ext.auth.secret_tokens import SecretKind, issue_secret, parse_sec
 from analytics_ext.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from analytics_ext.services.activity import ActivityLog, RequestOrigin
 from analytics_ext.services.api_keys import ApiKeyScope, ApiKeyService
-from analytics_ext.store import Database, upgrade_schema
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, ApiKey, Base, User
 from analytics_ext.store.types import utcnow
 
 ORIGIN = RequestOrigin("10.0.0.7", "pytest")
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    upgrade_schema(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from analytics_ext.errors import Invalid, NotFound, Unauthenticated
 from analytics_ext.services.activity import ActivityLog, RequestOrigin
 from analytics_ext.services.auth import AuthService, AuthSettings, TokenPair
 from analytics_ext.services.revocation import RevocationView
-from analytics_ext.store import Database, upgrade_schema
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, AuthSession, Base, RefreshToken, User
 from analytics_ext.store.types import utcnow
 
@@ -59,14 +59,6 @@ def hash_now(password: str, **parameters: int) -> str:
     """A stored hash made in-process (for fixtures), with the test hasher's parameters."""
     params = {**TEST_ARGON2, **parameters}
     return argon2.PasswordHasher(**params).hash(normalize_password(password).encode())
-
-
-@pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    upgrade_schema(database)
-    yield database
-    database.dispose()
 
 
 @dataclass

@@ -20,19 +20,11 @@ from analytics_ext.services.settings import (
     upgrade_document,
 )
 from analytics_ext.services.users import UserService
-from analytics_ext.store import Database, upgrade_schema
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, User, UserSettingsDocument
 
 DEFAULTS = UserSettings().model_dump(mode="json")
 DATASOURCE_ID = "A" * 22
-
-
-@pytest.fixture
-def db(store_url: str):
-    database = Database(store_url)
-    upgrade_schema(database)
-    yield database
-    database.dispose()
 
 
 def stored(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[str, Any]]]:
