@@ -27,6 +27,10 @@ CASES = [
     (b'{"is_admin": false}', "application/json", 422, ["is_admin", "not permitted"]),
     (b'{"display_name": "ok", "nickname": "x"}', "application/json", 422, ["nickname"]),
     (b'{"id": "AAAAAAAAAAAAAAAAAAAAAA"}', "application/json", 422, ["id"]),
+    (b'{"timezone": "Mars/Olympus"}', "application/json", 422, ["timezone", "IANA"]),
+    (b'{"timezone": null}', "application/json", 422, ["timezone", "null"]),
+    (b'{"locale": "english please"}', "application/json", 422, ["locale"]),
+    (b'{"locale": 44}', "application/json", 422, ["locale", "string"]),
 ]
 
 

@@ -91,3 +91,11 @@ async def test_owner_survives_a_restart(jp_serverapp, api, db_url, jp_server_con
 async def test_user_carries_its_avatar_url(api, jp_base_url):
     user = await api.get("/api/user")
     assert user["avatar_url"] == f"{jp_base_url}api/user/avatar"
+
+
+async def test_timezone_and_locale_default_and_change(api, db_url):
+    user = await api.get("/api/user")
+    assert (user["timezone"], user["locale"]) == ("UTC", "en-US")
+    changed = await api.patch("/api/user", {"timezone": "Europe/Paris", "locale": "fr-FR"})
+    assert (changed["timezone"], changed["locale"]) == ("Europe/Paris", "fr-FR")
+    assert (user_row(db_url)["timezone"], user_row(db_url)["locale"]) == ("Europe/Paris", "fr-FR")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
@@ -24,11 +26,29 @@ def _showable(value: str) -> str:
 DisplayName = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_showable)]
 
 
+def _known_time_zone(value: str) -> str:
+    if value not in _time_zones():
+        raise ValueError("must be an IANA time zone name such as 'Europe/Paris' or 'UTC'")
+    return value
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_time_zone)]
+Locale = Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+"""A BCP 47 language tag such as ``en-US`` or ``pt-BR``."""
+
+
 class UserOut(ResponseModel):
     id: str
     username: str
     display_name: str
     email: str | None
+    timezone: str
+    locale: str
     is_admin: bool
     is_owner: bool
     created_at: datetime
@@ -42,11 +62,13 @@ class UserView(UserOut):
 
 
 class UserProfileUpdate(RequestModel):
-    """Fields a user may change on their own profile (the Users issue adds email, timezone...)."""
+    """Fields a user may change on their own profile (email follows with account verification)."""
 
     display_name: DisplayName | None = None
+    timezone: TimeZone | None = None
+    locale: Locale | None = None
 
-    @field_validator("display_name", mode="before")
+    @field_validator("display_name", "timezone", "locale", mode="before")
     @classmethod
     def _present_means_set(cls, value: object) -> object:
         # Omitting a field leaves it unchanged; null would silently do the same, so refuse it.

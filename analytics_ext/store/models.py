@@ -36,6 +36,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(128))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # IANA zone and BCP 47 tag: how times and numbers are shown to this user.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(35), default="en-US")
     # The holder of the Jupyter server token/password: first admin in every mode.
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     # Team server: may use kernels, contents and terminals (admins always may).
