@@ -6,6 +6,9 @@ Everything an admin can set is a trait of ``AnalyticsExtension`` (``c.AnalyticsE
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
@@ -14,16 +17,24 @@ from sqlalchemy.engine import make_url
 from traitlets import Bool, Int, Unicode, default, validate
 
 from ._version import __version__
-from .auth.authorizer import AnalyticsAuthorizer
+from .auth.authorizer import UNVERIFIED_ACCESS_SETTING, AnalyticsAuthorizer
 from .auth.identity import LocalIdentityProvider
+from .auth.passwords import PasswordHasher
+from .auth.team_identity import TeamIdentityProvider
+from .auth.tokens import AccessTokenCodec
 from .handlers import ROUTES
-from .handlers.base import MAX_BODY_SETTING
+from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING
+from .options import AccountOptions, MailOptions
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
+from .services.mail import Mailer
 from .store import Database, SchemaMismatch, ensure_schema
 
+TOKEN_ISSUER = "analytics_ext"  # noqa: S105 -- a JWT claim value, not a secret
+TOKEN_AUDIENCE = "analytics_ext:api"  # noqa: S105 -- a JWT claim value, not a secret
 
-class AnalyticsExtension(ExtensionApp):
+
+class AnalyticsExtension(AccountOptions, MailOptions, ExtensionApp):
     """Analytics for Jupyter: datasources, queries, charts and dashboards on this server."""
 
     name = "analytics_ext"
@@ -58,9 +69,11 @@ class AnalyticsExtension(ExtensionApp):
 
     multi_user = Bool(
         False,
-        help="""Team-server mode: users log in against the analytics user table (JWT, API keys)
-        and ordinary users are kept to analytics resources. When False (the default), whoever
-        Jupyter's own token or password admits is the owner and only user.""",
+        help="""Team-server mode: users log in at /login against the analytics user table
+        (browser cookie, JWT access tokens, API keys) and ordinary users are kept to analytics
+        resources; kernels, contents and terminals need admin or the `notebook` role. Jupyter's
+        token still logs in the owner. When False (the default), whoever Jupyter's own token or
+        password admits is the owner and only user.""",
         config=True,
     )
 
@@ -98,17 +111,14 @@ class AnalyticsExtension(ExtensionApp):
     redis_url = Unicode(
         "",
         help="""Redis URL (redis://host:6379/0) shared by every server process of a deployment:
-        rate limits then hold across processes. Empty (the default): limits are per process.""",
+        rate limits then hold across processes and revocations reach the other processes at
+        once. Empty (the default): limits are per process, and other processes see a revoked
+        session within half a second by polling the store.""",
         config=True,
     )
 
     def _link_jupyter_server_extension(self, serverapp: ServerApp) -> None:
         super()._link_jupyter_server_extension(serverapp)
-        if self.multi_user:
-            raise RuntimeError(
-                "AnalyticsExtension.multi_user=True (team-server login) is not available in "
-                f"analytics_ext {__version__}; unset it to run in local mode"
-            )
         server_config = serverapp.config.get("ServerApp", {})
         # Linking happens before the server creates its configurables, so these take effect;
         # an admin's own choice of either class is left alone.
@@ -116,7 +126,9 @@ class AnalyticsExtension(ExtensionApp):
             "identity_provider_class" not in server_config
             and serverapp.identity_provider_class is PasswordIdentityProvider
         ):
-            serverapp.identity_provider_class = LocalIdentityProvider
+            serverapp.identity_provider_class = (
+                TeamIdentityProvider if self.multi_user else LocalIdentityProvider
+            )
         if (
             "authorizer_class" not in server_config
             and serverapp.authorizer_class is AllowAllAuthorizer
@@ -135,19 +147,51 @@ class AnalyticsExtension(ExtensionApp):
             db.dispose()
             self.log.error("analytics_ext not loaded: %s", error)
             raise
+        secrets_dir = Path(self.secrets_dir)
+        codec = AccessTokenCodec(
+            self.jwt_key(secrets_dir),
+            issuer=TOKEN_ISSUER,
+            audience=TOKEN_AUDIENCE,
+            lifetime=timedelta(seconds=self.access_token_lifetime),
+        )
+        mailer = Mailer(self.smtp_settings(), Path(self.outbox_dir), log=self.log)
+        if not mailer.uses_smtp and self.multi_user:
+            self.log.warning(
+                "analytics_ext: no SMTP relay configured (AnalyticsExtension.smtp_host); "
+                "password-reset and verification mail is written to %s",
+                self.outbox_dir,
+            )
+        if self.multi_user and not self.public_url:
+            self.log.warning(
+                "analytics_ext: AnalyticsExtension.public_url is not set; links in account "
+                "mail point at %s",
+                self.serverapp.connection_url,
+            )
         self.services = Services.create(
-            db, workers=self.worker_threads, redis_url=self.redis_url or None
+            db,
+            workers=self.worker_threads,
+            codec=codec,
+            mailer=mailer,
+            recovery_settings=self.recovery_settings(self.serverapp.connection_url),
+            auth_settings=self.auth_settings(),
+            hasher=PasswordHasher(),
+            redis_url=self.redis_url or None,
         )
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes
+        self.settings[UNVERIFIED_ACCESS_SETTING] = self.unverified_email_access
+        self.settings[ALLOW_SIGNUP_SETTING] = self.allow_signup
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
 
+    async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:
+        await self.services.start(warm_up_passwords=self.multi_user)
+
     async def stop_extension(self) -> None:
         services = getattr(self, "services", None)
         if services is not None:
-            services.close()
+            await services.stop()
 
 
 def _subcommands() -> dict:
@@ -160,7 +204,12 @@ def _subcommands() -> dict:
 
 
 AnalyticsExtension.subcommands = _subcommands()
-AnalyticsExtension.classes = [*ExtensionApp.classes, LocalIdentityProvider, AnalyticsAuthorizer]
+AnalyticsExtension.classes = [
+    *ExtensionApp.classes,
+    LocalIdentityProvider,
+    TeamIdentityProvider,
+    AnalyticsAuthorizer,
+]
 
 main = launch_new_instance = AnalyticsExtension.launch_instance
 

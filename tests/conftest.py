@@ -8,17 +8,24 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from traitlets.config import Config
 
+from analytics_ext.schemas.users import UserOut
+from analytics_ext.services import SETTINGS_KEY, Services
+from analytics_ext.services.accounts import NewAccount
+from analytics_ext.services.activity import RequestOrigin
 from analytics_ext.store import Database, upgrade_schema
 from tests.support.api import ApiClient
 from tests.support.live_server import LiveServer, start_live_server
 from tests.support.services import require_service
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 -- a test account's password
 
 PG_ADMIN_URL = os.environ.get(
     "ANALYTICS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -74,7 +81,13 @@ def db_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def jp_server_config(db_url: str, tmp_path: Path) -> Config:
+def multi_user() -> bool:
+    """Whether the test server is a team server; a test module overrides this fixture."""
+    return False
+
+
+@pytest.fixture
+def jp_server_config(db_url: str, tmp_path: Path, multi_user: bool) -> Config:
     return Config(
         {
             "ServerApp": {
@@ -85,6 +98,8 @@ def jp_server_config(db_url: str, tmp_path: Path) -> Config:
             "AnalyticsExtension": {
                 "db_url": db_url,
                 "secrets_dir": str(tmp_path / "secrets"),
+                "outbox_dir": str(tmp_path / "outbox"),
+                "multi_user": multi_user,
             },
         }
     )
@@ -110,6 +125,40 @@ def as_key(jp_fetch, jp_serverapp):
         return ApiClient(jp_fetch, headers={"Authorization": f"Bearer {token}"})
 
     return client
+
+
+@pytest.fixture
+def server_services(jp_serverapp) -> Services:
+    """The running test server's own services (to set up accounts the API cannot create)."""
+    return jp_serverapp.web_app.settings[SETTINGS_KEY]
+
+
+@pytest.fixture
+def create_account(server_services: Services):
+    """Create a team-server account directly: ``await create_account("ada", notebook_role=True)``.
+
+    The password is ``TEST_PASSWORD`` unless given; the email ``<username>@example.org``.
+    """
+
+    async def create(username: str, **fields: Any) -> UserOut:
+        fields.setdefault("password", TEST_PASSWORD)
+        fields.setdefault("email", f"{username}@example.org")
+        return await server_services.accounts.create(NewAccount(username=username, **fields))
+
+    return create
+
+
+@pytest.fixture
+def login(server_services: Services, jp_fetch):
+    """An ApiClient acting as a team-server account, with a fresh access token (and its pair)."""
+
+    async def log_in(username: str, password: str = TEST_PASSWORD) -> ApiClient:
+        pair = await server_services.auth.login(username, password, RequestOrigin("127.0.0.1"))
+        client = ApiClient(jp_fetch, headers={"Authorization": f"Bearer {pair.access_token}"})
+        client.tokens = pair  # type: ignore[attr-defined]
+        return client
+
+    return log_in
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from jupyter_server.extension.application import ExtensionApp
 from traitlets.config import Config
 
 from analytics_ext.app import AnalyticsExtension
+from analytics_ext.auth.authorizer import AnalyticsAuthorizer
+from analytics_ext.auth.identity import LocalIdentityProvider
 from analytics_ext.auth.secrets import InsecureSecretFile, load_or_create_secret
+from analytics_ext.auth.team_identity import TeamIdentityProvider
 from tests.support import services as service_checks
 
-OWN_TRAITS = sorted(AnalyticsExtension.class_own_traits(config=True))
+OWN_TRAITS = sorted(
+    set(AnalyticsExtension.class_traits(config=True)) - set(ExtensionApp.class_traits(config=True))
+)
+"""Our traits, those of the option mixins (``analytics_ext.options``) included."""
 
 
 def test_every_trait_has_help():
@@ -53,9 +60,33 @@ def jp_server_config(jp_server_config: Config, request: pytest.FixtureRequest) -
     return jp_server_config
 
 
-def test_multi_user_is_refused_until_team_login_exists(jp_configurable_serverapp):
-    with pytest.raises(RuntimeError, match="multi_user"):
-        jp_configurable_serverapp()
+def test_multi_user_installs_team_identity_and_our_authorizer(jp_serverapp):
+    assert isinstance(jp_serverapp.identity_provider, TeamIdentityProvider)
+    assert isinstance(jp_serverapp.authorizer, AnalyticsAuthorizer)
+
+
+def test_local_mode_keeps_local_identity(jp_serverapp):
+    assert type(jp_serverapp.identity_provider) is LocalIdentityProvider
+
+
+def test_short_jwt_signing_key_is_refused_at_configuration():
+    with pytest.raises(Exception, match="at least 32 bytes"):
+        AnalyticsExtension(config=Config({"AnalyticsExtension": {"jwt_signing_key": "short"}}))
+
+
+def test_configured_jwt_key_is_used_and_none_is_written(tmp_path):
+    key = "k" * 40
+    extension = AnalyticsExtension(config=Config({"AnalyticsExtension": {"jwt_signing_key": key}}))
+    assert extension.jwt_key(tmp_path / "secrets") == key.encode()
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_generated_jwt_key_is_private_and_stable(tmp_path):
+    extension = AnalyticsExtension()
+    first = extension.jwt_key(tmp_path / "secrets")
+    assert first == extension.jwt_key(tmp_path / "secrets")
+    mode = stat.S_IMODE(os.stat(tmp_path / "secrets" / "jwt-signing-key").st_mode)
+    assert mode == 0o600
 
 
 def test_secret_is_created_once_with_private_permissions(tmp_path):

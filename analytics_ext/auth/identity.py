@@ -21,6 +21,7 @@ from tornado import web
 from traitlets import Unicode, default
 
 from ..errors import NotFound, Unauthenticated
+from ..schemas.auth import Principal
 from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
 from ..services.api_keys import ApiKeyPrincipal
@@ -38,6 +39,10 @@ class AnalyticsUser(User):
     user_id: str = ""
     is_admin: bool = False
     api_key: ApiKeyPrincipal | None = None
+    session_id: str | None = None
+    """The login session a team-server request belongs to (None: owner token, API key)."""
+    notebook_role: bool = False
+    email_unverified: bool = False
 
 
 def avatar_url(base_url: str) -> str:
@@ -45,18 +50,30 @@ def avatar_url(base_url: str) -> str:
 
 
 def analytics_user(
-    user: UserOut, handler: web.RequestHandler, *, api_key: ApiKeyPrincipal | None = None
+    user: UserOut | Principal, handler: web.RequestHandler, **extra: Any
 ) -> AnalyticsUser:
+    """The Jupyter user for an analytics account (``extra``: api_key, session_id, roles)."""
+    user_id = user.id if isinstance(user, UserOut) else user.user_id
     return AnalyticsUser(
         username=user.username,
         name=user.display_name,
         display_name=user.display_name,
         initials=initials_of(user.display_name),
         avatar_url=avatar_url(handler.settings.get("base_url", "/")),
-        color=color_of(user.id),
-        user_id=user.id,
+        color=color_of(user_id),
+        user_id=user_id,
         is_admin=user.is_admin,
-        api_key=api_key,
+        **extra,
+    )
+
+
+def principal_user(principal: Principal, handler: web.RequestHandler) -> AnalyticsUser:
+    return analytics_user(
+        principal,
+        handler,
+        session_id=principal.session_id,
+        notebook_role=principal.notebook_role,
+        email_unverified=principal.email_unverified,
     )
 
 
@@ -90,6 +107,10 @@ class LocalIdentityProvider(PasswordIdentityProvider):
             return authenticated
         if authenticated is None:
             return await self._api_key_user(handler, services)
+        return await self.owner(handler, services)
+
+    async def owner(self, handler: web.RequestHandler, services: Services) -> AnalyticsUser:
+        """The owner: whoever holds Jupyter's token or password, in every mode."""
         owner = services.users.cached_owner() or await services.run(
             services.users.ensure_owner, self.owner_username, self.owner_username
         )
@@ -108,9 +129,18 @@ class LocalIdentityProvider(PasswordIdentityProvider):
             user = await services.run(services.users.get, key.user_id)
         except (Unauthenticated, NotFound):
             return None
+        flags = services.revocations.account(user.id)
+        if flags is None:  # disabled since the key was made: its keys stop with it
+            return None
         # A header credential, like Jupyter's token: no XSRF check (a browser never sends it).
         handler._token_authenticated = True  # type: ignore[attr-defined]
-        return analytics_user(user, handler, api_key=key)
+        return analytics_user(
+            user,
+            handler,
+            api_key=key,
+            notebook_role=flags.notebook_role,
+            email_unverified=flags.email_unverified,
+        )
 
     def identity_model(self, user: User) -> dict[str, Any]:
         """Jupyter's identity fields only: internal ids and flags stay out of ``/api/me``."""

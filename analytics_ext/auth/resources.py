@@ -15,4 +15,18 @@ SYSTEM: Final = "analytics_ext:system"
 API_KEYS: Final = "analytics_ext:api_keys"
 """The caller's API keys (creating one needs a login or an admin-scoped key)."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS})
+ADMIN: Final = "analytics_ext:admin"
+"""Server administration: every user account (admins only)."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN})
+
+NOTEBOOK_RESOURCES: Final = frozenset(
+    {"kernels", "sessions", "contents", "terminals", "nbconvert", "lsp"}
+)
+"""Jupyter resources that run code or touch the server's files: admins and the ``notebook`` role."""
+
+ADMIN_ONLY_RESOURCES: Final = frozenset({"server", ADMIN})
+"""Shutting the server down, and managing accounts."""
+
+READABLE_JUPYTER_RESOURCES: Final = frozenset({"api", "config", "events", "kernelspecs", "csp"})
+"""Jupyter resources every logged-in user may read, so JupyterLab itself loads for them."""

@@ -29,6 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 Q = TypeVar("Q", bound=QueryModel)
 
 MAX_BODY_SETTING = "analytics_ext_max_request_bytes"
+ALLOW_SIGNUP_SETTING = "analytics_ext_allow_signup"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.HTTPError:

@@ -22,6 +22,8 @@ class Principal:
     display_name: str
     is_admin: bool
     notebook_role: bool
+    email_unverified: bool = False
+    """A self-registered account whose email address is not verified yet."""
 
 
 @dataclass(frozen=True)

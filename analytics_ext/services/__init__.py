@@ -7,18 +7,33 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from ..auth.passwords import PasswordHasher
 from ..auth.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ..auth.tokens import AccessTokenCodec
 from ..store import Database
+from .account_recovery import AccountRecovery, RecoverySettings
+from .accounts import AccountService
 from .activity import ActivityFeed, ActivityLog
 from .api_keys import ApiKeyService
+from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
+from .mail import Mailer
+from .revocation import RevocationView
 from .settings import SettingsService
 from .users import UserService
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+async def _run_in(
+    executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
 
 SETTINGS_KEY = "analytics_ext_services"
 """Where the extension leaves its ``Services`` in the tornado settings for handlers to find."""
@@ -36,13 +51,34 @@ class Services:
     avatars: AvatarService
     api_keys: ApiKeyService
     settings: SettingsService
+    hasher: PasswordHasher
+    accounts: AccountService
+    revocations: RevocationView
+    auth: AuthService
+    mailer: Mailer
+    recovery: AccountRecovery
     executor: ThreadPoolExecutor = field(repr=False)
+    _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, db: Database, *, workers: int, redis_url: str | None = None) -> Services:
+    def create(
+        cls,
+        db: Database,
+        *,
+        workers: int,
+        codec: AccessTokenCodec,
+        mailer: Mailer,
+        recovery_settings: RecoverySettings,
+        auth_settings: AuthSettings = AuthSettings(),  # noqa: B008 -- frozen, safe to share
+        hasher: PasswordHasher | None = None,
+        redis_url: str | None = None,
+    ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
         limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        hasher = hasher or PasswordHasher()
+        run = functools.partial(_run_in, executor)
+        revocations = RevocationView(db, redis_url=redis_url, run=run)
         return cls(
             db=db,
             activity=activity,
@@ -52,14 +88,39 @@ class Services:
             avatars=AvatarService(db, activity),
             api_keys=ApiKeyService(db, activity, limiter),
             settings=SettingsService(db, activity),
+            hasher=hasher,
+            accounts=AccountService(db, activity, hasher, run),
+            revocations=revocations,
+            auth=AuthService(
+                db, activity, hasher, limiter, codec, revocations, auth_settings, run=run
+            ),
+            mailer=mailer,
+            recovery=AccountRecovery(
+                db, activity, mailer, hasher, limiter, recovery_settings, run=run
+            ),
             executor=executor,
         )
 
+    async def start(self, *, warm_up_passwords: bool = False) -> None:
+        """Background work that needs the running event loop: revocation polling, and (team
+        server) the password worker started now so the first login does not wait seconds."""
+        await self.revocations.start()
+        if warm_up_passwords:
+            self._warm_up = asyncio.create_task(self.hasher.worker_status())
+
+    async def stop(self) -> None:
+        """Let queued mail go out, stop polling, then release workers and the store."""
+        if self._warm_up is not None:
+            await asyncio.gather(self._warm_up, return_exceptions=True)
+        await self.recovery.wait_for_deliveries()
+        await self.revocations.stop()
+        self.close()
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking store work off the event loop, in the bounded pool."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        return await _run_in(self.executor, fn, *args, **kwargs)
 
     def close(self) -> None:
+        self.hasher.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

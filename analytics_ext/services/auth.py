@@ -54,7 +54,7 @@ from ..auth.rate_limits import (
 )
 from ..auth.secret_tokens import SecretKind, issue_secret, parse_secret, secret_matches
 from ..auth.tokens import AccessTokenCodec
-from ..errors import NotFound, Unauthenticated
+from ..errors import Forbidden, NotFound, Unauthenticated
 from ..schemas.auth import Principal, SessionOut, TokenPair
 from ..store import Database
 from ..store.models import AuthSession, RefreshToken, User
@@ -81,6 +81,8 @@ class AuthSettings:
     """A session (and every refresh token of it) ends this long after login, used or not."""
     refresh_lifetime: timedelta = timedelta(days=14)
     """A single refresh token, if not used, expires after this (capped by its session's end)."""
+    block_unverified_email: bool = False
+    """Refuse login (403, after the password checked out) to accounts with an unverified email."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class AuthService:
         self._address_limit = limits[LimitName.LOGIN_ADDRESS]
         self._failure_limit = limits[LimitName.LOGIN_FAILURE_ACCOUNT]
         self._run = run or asyncio.to_thread
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return self._settings.session_lifetime
 
     # --- login -------------------------------------------------------------------------------
 
@@ -217,6 +223,16 @@ class AuthService:
                 or user.disabled_at is not None
             ):
                 raise Unauthenticated()
+            if (
+                self._settings.block_unverified_email
+                and user.email is not None
+                and user.email_verified_at is None
+            ):
+                # Only said to someone who knows the password, so it reveals nothing new.
+                raise Forbidden(
+                    "verify your email address before logging in: follow the link in the "
+                    "verification mail, or ask the login page for a new one"
+                )
             if new_hash is not None:
                 user.password_hash = new_hash
             session = AuthSession(

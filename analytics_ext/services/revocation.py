@@ -69,6 +69,7 @@ class UserFlags:
     is_admin: bool
     notebook_role: bool
     disabled: bool
+    email_unverified: bool
     password_changed_at: datetime | None
     updated_at: datetime
 
@@ -81,6 +82,7 @@ class UserFlags:
             is_admin=bool(row.is_admin or row.is_owner),
             notebook_role=bool(row.notebook_role),
             disabled=row.disabled_at is not None,
+            email_unverified=row.email is not None and row.email_verified_at is None,
             password_changed_at=row.password_changed_at,
             updated_at=row.updated_at,
         )
@@ -94,6 +96,8 @@ _USER_COLUMNS = (
     User.is_owner,
     User.notebook_role,
     User.disabled_at,
+    User.email,
+    User.email_verified_at,
     User.password_changed_at,
     User.updated_at,
 )
@@ -162,10 +166,8 @@ class RevocationView:
             self.load()
         if session_id in self._revoked:
             return None
-        flags = self._users.get(user_id)
+        flags = self.account(user_id)
         if flags is None:
-            flags = self._fetch_user(user_id)
-        if not isinstance(flags, UserFlags) or flags.disabled:
             return None
         return Principal(
             user_id=flags.user_id,
@@ -174,7 +176,19 @@ class RevocationView:
             display_name=flags.display_name,
             is_admin=flags.is_admin,
             notebook_role=flags.notebook_role,
+            email_unverified=flags.email_unverified,
         )
+
+    def account(self, user_id: str) -> UserFlags | None:
+        """The flags of an enabled account, or None if it is disabled or gone (from memory)."""
+        if not self._loaded:
+            self.load()
+        flags = self._users.get(user_id)
+        if flags is None:
+            flags = self._fetch_user(user_id)
+        if not isinstance(flags, UserFlags) or flags.disabled:
+            return None
+        return flags
 
     def is_revoked(self, session_id: str) -> bool:
         if not self._loaded:

@@ -1,0 +1,184 @@
+"""The team-server and mail settings of ``AnalyticsExtension``, grouped so app.py stays readable.
+
+They are mixed into ``AnalyticsExtension``, so an admin writes ``c.AnalyticsExtension.smtp_host``
+like every other setting. Each group turns its traits into the plain settings objects the
+services take (no traitlets below this module), failing at start-up on a bad value rather than at
+the first password reset.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
+from traitlets.config import Configurable
+
+from .auth.secrets import load_or_create_secret
+from .auth.tokens import MIN_KEY_BYTES
+from .paths import data_dir
+from .services.account_recovery import RecoverySettings
+from .services.auth import AuthSettings
+from .services.mail import SmtpSecurity, SmtpSettings
+
+JWT_KEY_FILE = "jwt-signing-key"
+
+
+class UnverifiedAccess:
+    """What an account with an unverified email address may do (``unverified_email_access``)."""
+
+    FULL = "full"
+    READ_ONLY = "read_only"
+    BLOCKED = "blocked"
+    CHOICES = (FULL, READ_ONLY, BLOCKED)
+
+
+class AccountOptions(Configurable):
+    """Logins, tokens and sessions of a team server (``multi_user = True``)."""
+
+    jwt_signing_key = Unicode(
+        "",
+        help="""Key that signs access tokens (HS256), at least 32 characters. Every server
+        process of one deployment needs the same key. Empty (the default): a random key is
+        generated once into `secrets_dir`/jwt-signing-key (mode 0600); there is no built-in key.""",
+        config=True,
+    )
+
+    @validate("jwt_signing_key")
+    def _check_jwt_signing_key(self, proposal: dict) -> str:
+        value = proposal["value"]
+        if value and len(value.encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"jwt_signing_key must be at least {MIN_KEY_BYTES} bytes long")
+        return value
+
+    access_token_lifetime = Int(
+        15 * 60,
+        help="""Seconds an access token (JWT) stays valid; clients refresh before it ends.
+        Revoking a session stops its tokens at once regardless.""",
+        config=True,
+    )
+
+    @validate("access_token_lifetime")
+    def _check_access_token_lifetime(self, proposal: dict) -> int:
+        if not 60 <= proposal["value"] <= 24 * 3600:
+            raise ValueError("access_token_lifetime must be between 60 and 86400 seconds")
+        return proposal["value"]
+
+    session_lifetime = Int(
+        14 * 24 * 3600,
+        help="""Seconds a login session lasts, used or not, before the user logs in again
+        (browser cookie and refresh tokens alike).""",
+        config=True,
+    )
+
+    @validate("session_lifetime")
+    def _check_session_lifetime(self, proposal: dict) -> int:
+        if proposal["value"] < 3600:
+            raise ValueError("session_lifetime must be at least 3600 seconds")
+        return proposal["value"]
+
+    allow_signup = Bool(
+        False,
+        help="""Team server: anyone who can reach the server may create an account with
+        POST /api/auth/register (a verification mail is sent). Off: admins create users.""",
+        config=True,
+    )
+
+    unverified_email_access = Enum(
+        UnverifiedAccess.CHOICES,
+        default_value=UnverifiedAccess.READ_ONLY,
+        help="""What a self-registered account may do before its email address is verified:
+        `full`, `read_only` (the default: it may look but not create or change anything) or
+        `blocked` (it cannot log in). Accounts created by an admin count as verified.""",
+        config=True,
+    )
+
+    public_url = Unicode(
+        "",
+        help="""The server's public address including its base URL, e.g.
+        https://analytics.example.com/; links in password-reset and verification mails point
+        here (never at the request's Host header). Empty: the server's own URL, which is right
+        only when users reach the server directly.""",
+        config=True,
+    )
+
+    password_reset_lifetime = Int(
+        30 * 60, help="Seconds a password-reset link stays valid (single use).", config=True
+    )
+
+    email_verification_lifetime = Int(
+        48 * 3600, help="Seconds an email-verification link stays valid (single use).", config=True
+    )
+
+    def jwt_key(self, secrets_dir: Path) -> bytes:
+        """The configured signing key, or the generated one from ``secrets_dir``."""
+        if self.jwt_signing_key:
+            return self.jwt_signing_key.encode()
+        return load_or_create_secret(secrets_dir, JWT_KEY_FILE)
+
+    def auth_settings(self) -> AuthSettings:
+        lifetime = timedelta(seconds=self.session_lifetime)
+        return AuthSettings(
+            session_lifetime=lifetime,
+            refresh_lifetime=lifetime,
+            block_unverified_email=self.unverified_email_access == UnverifiedAccess.BLOCKED,
+        )
+
+    def recovery_settings(self, fallback_url: str) -> RecoverySettings:
+        return RecoverySettings(
+            public_url=self.public_url or fallback_url,
+            reset_lifetime=timedelta(seconds=self.password_reset_lifetime),
+            verify_lifetime=timedelta(seconds=self.email_verification_lifetime),
+        )
+
+
+class MailOptions(Configurable):
+    """Where account mail (password reset, email verification) goes."""
+
+    smtp_host = Unicode(
+        "",
+        help="""SMTP relay host. Empty (the default): no mail leaves the machine; messages are
+        written as .eml files to `outbox_dir` and the log says where.""",
+        config=True,
+    )
+    smtp_port = Int(587, help="SMTP relay port (587 for STARTTLS, 465 for SSL).", config=True)
+    smtp_security = Enum(
+        [member.value for member in SmtpSecurity],
+        default_value=SmtpSecurity.STARTTLS.value,
+        help="Connection security to the relay: `starttls` (default), `ssl` or `none`.",
+        config=True,
+    )
+    smtp_username = Unicode("", help="SMTP login name; empty: no login.", config=True)
+    smtp_password = Unicode("", help="SMTP password (needs `smtp_username`).", config=True)
+    smtp_sender = Unicode(
+        "analytics@localhost",
+        help="`From` of account mail: `addr@domain` or `Display Name <addr@domain>`.",
+        config=True,
+    )
+    smtp_timeout = Float(10.0, help="Seconds per SMTP socket operation.", config=True)
+    smtp_ca_file = Unicode(
+        "", help="Extra CA bundle (PEM) to trust for the relay's certificate.", config=True
+    )
+    outbox_dir = Unicode(
+        help="""Folder that receives account mail as .eml files when `smtp_host` is empty.
+        Default: `outbox` in the analytics data dir.""",
+        config=True,
+    )
+
+    @default("outbox_dir")
+    def _outbox_dir_default(self) -> str:
+        return str(data_dir() / "outbox")
+
+    def smtp_settings(self) -> SmtpSettings | None:
+        if not self.smtp_host:
+            return None
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=SmtpSecurity(self.smtp_security),
+            username=self.smtp_username or None,
+            password=self.smtp_password or None,
+            sender=self.smtp_sender,
+            timeout=self.smtp_timeout,
+            ca_file=self.smtp_ca_file or None,
+        )
