@@ -23,7 +23,7 @@ from .auth.passwords import PasswordHasher
 from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
 from .handlers import ROUTES
-from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING
+from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING, MULTI_USER_SETTING
 from .options import AccountOptions, MailOptions
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
@@ -181,6 +181,7 @@ class AnalyticsExtension(AccountOptions, MailOptions, ExtensionApp):
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes
         self.settings[UNVERIFIED_ACCESS_SETTING] = self.unverified_email_access
         self.settings[ALLOW_SIGNUP_SETTING] = self.allow_signup
+        self.settings[MULTI_USER_SETTING] = self.multi_user
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

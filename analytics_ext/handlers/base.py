@@ -30,6 +30,7 @@ Q = TypeVar("Q", bound=QueryModel)
 
 MAX_BODY_SETTING = "analytics_ext_max_request_bytes"
 ALLOW_SIGNUP_SETTING = "analytics_ext_allow_signup"
+MULTI_USER_SETTING = "analytics_ext_multi_user"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.HTTPError:
@@ -89,6 +90,22 @@ class AnalyticsHandler(APIHandler):
         method = getattr(self, (self.request.method or "").lower(), None)
         return bool(getattr(method, "__allow_unauthenticated", False))
 
+    def _json_content_type(self) -> bool:
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return content_type == "application/json"
+
+    def check_xsrf_cookie(self) -> None:
+        """Public JSON routes (login, refresh, forgot/reset, verify) skip the XSRF check.
+
+        They read no cookie, so there is no ambient credential to forge a request with, and a
+        cross-site page cannot send ``application/json`` without a CORS preflight that this
+        server refuses. A form post (what a cross-site page *can* send) is still checked, and
+        refused for want of the XSRF token.
+        """
+        if self._public_method() and self._json_content_type():
+            return
+        super().check_xsrf_cookie()
+
     async def prepare(self) -> None:  # type: ignore[override]
         """Answer 401 to a caller without valid credentials, before XSRF or origin checks.
 
@@ -127,8 +144,8 @@ class AnalyticsHandler(APIHandler):
 
     def parse(self, model: type[M]) -> M:
         """The JSON body validated as ``model``: 400 if it is not JSON, 422 naming the field."""
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
+        if not self._json_content_type():
+            content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
             raise _error(
                 400, f"Content-Type must be application/json, not {content_type or 'missing'!r}"
             )
