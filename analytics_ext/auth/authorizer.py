@@ -30,6 +30,7 @@ from .resources import (
     ALL_RESOURCES,
     API_KEYS,
     READABLE_JUPYTER_RESOURCES,
+    USERS,
 )
 
 UNVERIFIED_ACCESS_SETTING = "analytics_ext_unverified_email_access"
@@ -52,7 +53,12 @@ def role_allows(user: AnalyticsUser, action: str, resource: str, unverified_acce
     if resource in ADMIN_ONLY_RESOURCES:
         return False
     if resource in ALL_RESOURCES:
-        if user.email_unverified and unverified_access != UnverifiedAccess.FULL:
+        # Their own account stays writable, so a mistyped new address can still be corrected.
+        if (
+            user.email_unverified
+            and unverified_access != UnverifiedAccess.FULL
+            and resource != USERS
+        ):
             return action == "read"
         return True
     if resource in READABLE_JUPYTER_RESOURCES and action == "read":

@@ -7,8 +7,9 @@ domain errors to statuses (DESIGN.md §9) live here and nowhere else.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.client import responses
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
@@ -174,10 +175,19 @@ class AnalyticsHandler(APIHandler):
 
     # -- work and output -----------------------------------------------------------------------
 
-    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Call a (blocking) service method off the event loop; domain errors become statuses."""
+    async def run(
+        self, fn: Callable[P, T] | Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Call a service method; domain errors become statuses.
+
+        A blocking method runs off the event loop, in the services' bounded pool; a coroutine
+        method (one that waits on password hashing or mail) is awaited on the loop, since it
+        already moves its own blocking work off it.
+        """
         try:
-            return await self.services.run(fn, *args, **kwargs)
+            if inspect.iscoroutinefunction(fn):
+                return await fn(*args, **kwargs)
+            return await self.services.run(fn, *args, **kwargs)  # type: ignore[arg-type]
         except RateLimited as error:
             retry = {"Retry-After": str(error.retry_after)}
             raise _error(error.status, error.message, retry) from None

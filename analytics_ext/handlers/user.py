@@ -28,7 +28,7 @@ class UserHandler(AnalyticsHandler):
     @authorized
     async def patch(self) -> None:
         changes = self.parse(UserProfileUpdate)
-        user = await self.run(self.services.users.update_profile, self.user_id, changes)
+        user = await self.run(self.services.profile.update, self.user_id, changes, self.origin)
         self.write_json(self.view(user))
 
 

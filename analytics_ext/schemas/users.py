@@ -8,7 +8,7 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from .base import RequestModel, ResponseModel
 
@@ -61,14 +61,27 @@ class UserView(UserOut):
     avatar_url: str
 
 
+RawPassword = Annotated[str, StringConstraints(strip_whitespace=False, max_length=4096)]
+"""A password exactly as typed: never stripped (spaces are part of it), never truncated."""
+
+EmailAddress = Annotated[str, Field(min_length=3, max_length=254)]
+"""Checked and canonicalised (NFKC + casefold) by the service, which names the field if bad."""
+
+
 class UserProfileUpdate(RequestModel):
-    """Fields a user may change on their own profile (email follows with account verification)."""
+    """Fields a user may change on their own profile.
+
+    Changing ``email`` needs ``current_password`` (for accounts that have one) and makes the new
+    address unverified until the link mailed to it is opened.
+    """
 
     display_name: DisplayName | None = None
     timezone: TimeZone | None = None
     locale: Locale | None = None
+    email: EmailAddress | None = None
+    current_password: RawPassword | None = Field(default=None, repr=False)
 
-    @field_validator("display_name", "timezone", "locale", mode="before")
+    @field_validator("display_name", "timezone", "locale", "email", mode="before")
     @classmethod
     def _present_means_set(cls, value: object) -> object:
         # Omitting a field leaves it unchanged; null would silently do the same, so refuse it.

@@ -20,6 +20,7 @@ from .api_keys import ApiKeyService
 from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
 from .mail import Mailer
+from .profile import ProfileService
 from .revocation import RevocationView
 from .settings import SettingsService
 from .users import UserService
@@ -53,6 +54,7 @@ class Services:
     settings: SettingsService
     hasher: PasswordHasher
     accounts: AccountService
+    profile: ProfileService
     revocations: RevocationView
     auth: AuthService
     mailer: Mailer
@@ -79,25 +81,37 @@ class Services:
         hasher = hasher or PasswordHasher()
         run = functools.partial(_run_in, executor)
         revocations = RevocationView(db, redis_url=redis_url, run=run)
+        users = UserService(db, activity)
+        recovery = AccountRecovery(
+            db,
+            activity,
+            mailer,
+            hasher,
+            limiter,
+            recovery_settings,
+            run=run,
+            revocations=revocations,
+        )
         return cls(
             db=db,
             activity=activity,
             activity_feed=ActivityFeed(db),
             limiter=limiter,
-            users=UserService(db, activity),
+            users=users,
             avatars=AvatarService(db, activity),
             api_keys=ApiKeyService(db, activity, limiter),
             settings=SettingsService(db, activity),
             hasher=hasher,
             accounts=AccountService(db, activity, hasher, run),
+            profile=ProfileService(
+                db, users, hasher, limiter, recovery, mailer, revocations, run=run
+            ),
             revocations=revocations,
             auth=AuthService(
                 db, activity, hasher, limiter, codec, revocations, auth_settings, run=run
             ),
             mailer=mailer,
-            recovery=AccountRecovery(
-                db, activity, mailer, hasher, limiter, recovery_settings, run=run
-            ),
+            recovery=recovery,
             executor=executor,
         )
 

@@ -53,6 +53,7 @@ from ..store.models import OneTimeToken, User
 from ..store.types import utcnow
 from .activity import ActivityLog, RequestOrigin
 from .mail import Mailer
+from .revocation import RevocationView
 from .sessions import end_all_sessions
 from .users import canonical_username
 
@@ -148,6 +149,7 @@ class AccountRecovery:
         settings: RecoverySettings,
         limits: Mapping[str, Limit] | None = None,
         run: Runner | None = None,
+        revocations: RevocationView | None = None,
     ) -> None:
         self._db = db
         self._activity = activity
@@ -158,6 +160,7 @@ class AccountRecovery:
         self._limits = dict(limits) if limits is not None else default_limits()
         self._run: Runner = run or _to_thread
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._revocations = revocations
 
     # --- password reset ---------------------------------------------------------------------
 
@@ -222,12 +225,15 @@ class AccountRecovery:
         # Hashed between two transactions: a store transaction must not stay open while argon2
         # runs (it would hold a connection and, on SQLite, the write lock).
         password_hash = await self._hasher.hash(new_password)
-        await self._run(self._apply_reset, checked, password_hash, origin)
+        ended = await self._run(self._apply_reset, checked, password_hash, origin)
+        if self._revocations is not None:  # access ends now, here and in the other processes
+            self._revocations.sessions_revoked(ended)
+            await self._run(self._revocations.user_changed, checked.user_id)
         return checked.user_id
 
     def _apply_reset(
         self, checked: _CheckedToken, password_hash: str, origin: RequestOrigin
-    ) -> None:
+    ) -> list[str]:
         now = utcnow()
         with self._db.transaction() as tx:
             user = self._consume(tx, checked, RESET, now)
@@ -239,6 +245,7 @@ class AccountRecovery:
                 tx, user.id, "auth.password_reset", origin=origin,
                 details={"sessions_ended": len(ended)},
             )  # fmt: skip
+        return ended
 
     # --- email verification -----------------------------------------------------------------
 
@@ -275,6 +282,8 @@ class AccountRecovery:
             user.email_verified_at = now
             self._expire_unused(tx, user.id, VERIFY, now)
             self._activity.record(tx, user.id, "user.email_verified", origin=origin)
+        if self._revocations is not None:  # no longer limited as unverified: say so at once
+            self._revocations.user_changed(checked.user_id)
         return checked.user_id
 
     def _prepare_verification(self, user_id: str, origin: RequestOrigin | None) -> _Outgoing | None:

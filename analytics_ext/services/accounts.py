@@ -31,8 +31,17 @@ or digit: safe in URLs, paths and log lines."""
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
 
 
-def canonical_email(email: str) -> str:
-    return canonical_username(email)
+def valid_email(email: str) -> str:
+    """The canonical form (NFKC + casefold) of a plausible email address.
+
+    Raises:
+        Invalid: naming the ``email`` field. Deliverability is proved by the verification mail,
+            not by a pattern, so the pattern only refuses what cannot be an address.
+    """
+    canonical = canonical_username(email)
+    if len(canonical) > 254 or not _EMAIL.fullmatch(canonical):
+        raise Invalid("email", "not an email address")
+    return canonical
 
 
 @dataclass(frozen=True)
@@ -84,11 +93,9 @@ class AccountService:
         username = canonical_username(account.username)
         if not USERNAME_PATTERN.fullmatch(username):
             raise Invalid(
-                "username: 2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                "username", "2-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
-        email = canonical_email(account.email) if account.email else None
-        if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
-            raise Invalid("email: not an email address")
+        email = valid_email(account.email) if account.email else None
         display_name = (account.display_name or account.username).strip()[:128] or username
         check_password_policy(account.password, username=username, email=email)
         await self._run(self._check_free, username, email)

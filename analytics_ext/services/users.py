@@ -8,7 +8,7 @@ import unicodedata
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..schemas.users import UserOut, UserProfileUpdate
 from ..store import Database
 from ..store.models import User
@@ -71,25 +71,44 @@ class UserService:
                 raise NotFound("user not found")
             return UserOut.model_validate(user)
 
-    def update_profile(self, user_id: str, changes: UserProfileUpdate) -> UserOut:
-        with self._db.transaction() as tx:
-            user = tx.get(User, user_id)
-            if user is None:
-                raise NotFound("user not found")
-            changed = {
-                field: value
-                for field, value in changes.model_dump(exclude_unset=True).items()
-                if value is not None and getattr(user, field) != value
-            }
-            for field, value in changed.items():
-                setattr(user, field, value)
-            if changed:
-                self._activity.record(
-                    tx, user.id, "user.profile_updated", target=("user", user.id),
-                    details={"fields": sorted(changed)},
-                )  # fmt: skip
-            tx.flush()
-            updated = UserOut.model_validate(user)
+    def update_profile(
+        self, user_id: str, changes: UserProfileUpdate, email: str | None = None
+    ) -> tuple[UserOut, UserOut]:
+        """Apply profile ``changes`` (``email``: the checked, canonical new address) in one
+        transaction with one event; returns the user before and after.
+
+        Raises:
+            Conflict: the email address belongs to another account.
+        """
+        try:
+            with self._db.transaction() as tx:
+                user = tx.get(User, user_id)
+                if user is None:
+                    raise NotFound("user not found")
+                before = UserOut.model_validate(user)
+                wanted = changes.model_dump(
+                    exclude_unset=True, exclude={"email", "current_password"}
+                )
+                if email is not None:
+                    wanted["email"] = email
+                changed = {
+                    field: value
+                    for field, value in wanted.items()
+                    if value is not None and getattr(user, field) != value
+                }
+                for field, value in changed.items():
+                    setattr(user, field, value)
+                if "email" in changed:
+                    user.email_verified_at = None  # proved again by the link sent to it
+                if changed:
+                    self._activity.record(
+                        tx, user.id, "user.profile_updated", target=("user", user.id),
+                        details={"fields": sorted(changed)},
+                    )  # fmt: skip
+                tx.flush()
+                updated = UserOut.model_validate(user)
+        except IntegrityError:
+            raise Conflict("email: already belongs to another account") from None
         if updated.is_owner:
             self._owner = updated
-        return updated
+        return before, updated
