@@ -141,6 +141,8 @@ class LimitName(StrEnum):
     """Verification-token submissions from one client address."""
     API_KEY_CREATE_USER = "api_key_create:user"
     """API keys created by one user (a stolen session minting keys in bulk)."""
+    REGISTER_ADDRESS = "register:address"
+    """Sign-up attempts from one client address (bulk accounts, probing taken names)."""
 
 
 def default_limits() -> dict[str, Limit]:
@@ -162,6 +164,7 @@ def default_limits() -> dict[str, Limit]:
         Limit(LimitName.VERIFY_EMAIL_ACCOUNT, 5, hour),
         Limit(LimitName.VERIFY_EMAIL_ADDRESS, 20, 15 * minute),
         Limit(LimitName.API_KEY_CREATE_USER, 10, hour),
+        Limit(LimitName.REGISTER_ADDRESS, 10, hour),
     ]
     return {str(limit.name): limit for limit in limits}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import activity, api_keys, settings
+from . import activity, api_keys, auth, settings
 from .base import AnalyticsHandler
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
 from .user import AvatarHandler, UserHandler
@@ -18,12 +18,14 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *activity.ROUTES,
     *api_keys.ROUTES,
     *settings.ROUTES,
+    *auth.ROUTES,
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
     (r"/api/(?:analytics|auth|user)/.*", NotFoundHandler),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {
     r"/api/health": frozenset({"GET"}),
+    **auth.PUBLIC,
 }
 """Every route verb reachable without credentials. The route-auth test reads this list and
 fails for any other verb that answers an anonymous caller with anything but 401."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from .base import ResponseModel
+from pydantic import BaseModel, Field, StringConstraints
+
+from .base import RequestModel, ResponseModel
+from .users import DisplayName, UserView
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,82 @@ class SessionOut(ResponseModel):
     ip_address: str | None
     user_agent: str | None
     current: bool = False
+
+
+# --- request bodies of /api/auth/* and /api/user/password ----------------------------------------
+
+Password = Annotated[str, StringConstraints(strip_whitespace=False, max_length=4096)]
+"""A password exactly as typed: never stripped, never truncated. The service's policy (8..1024
+characters) names the field when it refuses one; the cap here only keeps absurd bodies out."""
+
+LoginName = Annotated[str, Field(max_length=1024)]
+"""A username or an email address; canonicalised (NFKC + casefold) by the service."""
+
+OpaqueToken = Annotated[str, Field(max_length=1024)]
+"""A refresh, reset or verification token; checked by the service (401 if unusable)."""
+
+
+class LoginRequest(RequestModel):
+    username: LoginName
+    """The username or the email address of the account."""
+    password: Password
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: OpaqueToken
+
+
+EmailAddress = Annotated[str, Field(min_length=3, max_length=254)]
+"""Checked and canonicalised by the account service, which names the field if it is bad."""
+
+
+class RegisterRequest(RequestModel):
+    username: Annotated[str, Field(max_length=254)]
+    password: Password
+    email: EmailAddress
+    display_name: DisplayName | None = None
+
+
+class ForgotPasswordRequest(RequestModel):
+    email_or_username: LoginName
+
+
+class ResetPasswordRequest(RequestModel):
+    token: OpaqueToken
+    password: Password
+
+
+class VerifyEmailRequest(RequestModel):
+    token: OpaqueToken
+
+
+class PasswordChange(RequestModel):
+    current_password: Password
+    new_password: Password
+
+
+# --- response bodies ---------------------------------------------------------------------------
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class RevokedSessions(BaseModel):
+    revoked: int
+    """How many sessions ended."""
+
+
+class Accepted(BaseModel):
+    """The answer to a request whose outcome must not be told (does the account exist?)."""
+
+    message: str
+
+
+class Registered(BaseModel):
+    """A new self-registered account, its first session (if it may log in yet), and whether the
+    verification mail went out (``false``: the mail relay refused it; resend later)."""
+
+    user: UserView
+    tokens: dict[str, object] | None
+    verification_sent: bool
