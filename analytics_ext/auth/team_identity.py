@@ -22,6 +22,7 @@ import hmac
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.identity import User
@@ -59,6 +60,19 @@ class TeamIdentityProvider(LocalIdentityProvider):
     @property
     def logout_available(self) -> bool:
         return True
+
+    def validate_security(self, app: Any, ssl_options: dict[str, Any] | None = None) -> None:
+        """Jupyter's checks, then: never hand the owner's token to a browser page.
+
+        JupyterLab writes the server token into every ``/lab`` page's config, and its frontend
+        then sends it with every request. On a team server that would give each logged-in
+        account the owner's credential (admin, code execution), and make every page act as the
+        owner. Browsers authenticate with the login cookie (and XSRF) instead, as under
+        JupyterHub. Called once the web application exists, before extensions add their pages.
+        """
+        super().validate_security(app, ssl_options)
+        settings = app.web_app.settings
+        settings["page_config_hook"] = _without_server_token(settings.get("page_config_hook"))
 
     async def get_user(self, handler: web.RequestHandler) -> User | None:
         services: Services | None = handler.settings.get(SETTINGS_KEY)
@@ -149,6 +163,21 @@ class TeamIdentityProvider(LocalIdentityProvider):
         if principal is None:
             return None
         return principal_user(principal, handler)
+
+
+PageConfigHook = Callable[[web.RequestHandler, dict[str, Any]], dict[str, Any]]
+
+
+def _without_server_token(previous: PageConfigHook | None) -> PageConfigHook:
+    """A JupyterLab ``page_config_hook`` that blanks the server token (after ``previous``,
+    an admin's own hook, if any)."""
+
+    def hook(handler: web.RequestHandler, page_config: dict[str, Any]) -> dict[str, Any]:
+        if previous is not None:
+            page_config = previous(handler, page_config)
+        return {**page_config, "token": ""}
+
+    return hook
 
 
 def _parse_cookie(raw: bytes | None) -> dict[str, Any] | None:

@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from analytics_ext.schemas.users import UserOut
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_command(port: int, token: str, root: Path, base_url: str = "/") -> list[str]:
+def server_command(
+    port: int, token: str, root: Path, base_url: str = "/", extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The JupyterLab command line; ``extra_args`` come last, so they override the defaults
+    (e.g. ``--AnalyticsExtension.multi_user=True``, ``--AnalyticsExtension.db_url=...``)."""
     command = [
         sys.executable, "-m", "jupyterlab",
         "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -49,13 +55,25 @@ def server_command(port: int, token: str, root: Path, base_url: str = "/") -> li
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
+    command.extend(extra_args)
     return command
 
 
 @contextmanager
 def start_live_server(
-    workdir: Path, *, base_url: str = "/", env: dict[str, str] | None = None, timeout: float = 60
+    workdir: Path,
+    *,
+    base_url: str = "/",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[LiveServer]:
+    """A server in a subprocess, healthy when yielded and stopped afterwards.
+
+    ``extra_args`` are further server options, such as a team server's
+    ``--AnalyticsExtension.multi_user=True`` with a shared ``db_url``, ``redis_url`` and
+    ``jwt_signing_key``. Several servers may run at once, each with its own ``workdir``.
+    """
     port, token = free_port(), secrets.token_hex(16)
     root = workdir / "notebooks"
     root.mkdir(parents=True, exist_ok=True)
@@ -76,7 +94,7 @@ def start_live_server(
     url = f"http://127.0.0.1:{port}{base_url}"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            server_command(port, token, root, base_url),
+            server_command(port, token, root, base_url, extra_args),
             env=environment, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir,
         )  # fmt: skip
         try:
@@ -105,3 +123,29 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: 
             pass
         time.sleep(0.25)
     raise RuntimeError(f"server not healthy after {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+def seed_account(db_url: str, username: str, password: str, **fields: object) -> UserOut:
+    """Create an account in the store at ``db_url`` (migrated first) before a server starts.
+
+    The one account-creation path (``AccountService.create``), as the admin CLI uses it: the
+    password policy, canonical names and the activity record all apply. ``fields`` are further
+    ``NewAccount`` fields (``email``, ``notebook_role``, ``is_admin``, ``verified``...).
+    """
+    import asyncio
+
+    from analytics_ext.auth.passwords import PasswordHasher
+    from analytics_ext.services.accounts import AccountService, NewAccount
+    from analytics_ext.services.activity import ActivityLog
+    from analytics_ext.store import Database, upgrade_schema
+
+    db = Database(db_url)
+    hasher = PasswordHasher()
+    try:
+        upgrade_schema(db)
+        accounts = AccountService(db, ActivityLog(), hasher, asyncio.to_thread)
+        new = NewAccount(username=username, password=password, **fields)  # type: ignore[arg-type]
+        return asyncio.run(accounts.create(new))
+    finally:
+        hasher.close()
+        db.dispose()
