@@ -1,0 +1,541 @@
+"""Run one statement and read its rows as Arrow record batches, by the fastest path available.
+
+- PostgreSQL: ADBC (``adbc_driver_postgresql``; libpq's COPY-based reader). Parameters are bound
+  by position (``$1``) with the types PostgreSQL inferred when it prepared the statement, so a
+  string compared with a date column binds as a date. The session is read-only
+  (``default_transaction_read_only``) with a ``statement_timeout``; cancel is
+  ``pg_cancel_backend(pid)`` from a second connection.
+- DuckDB: its native Arrow reader, the file opened read-only with external access off
+  (``read_csv('/etc/passwd')`` and ``ATTACH`` fail); cancel is ``interrupt()``.
+- SQLite: the standard library driver, the file opened ``mode=ro`` plus ``PRAGMA query_only``;
+  cancel is ``interrupt()``. (ADBC's SQLite driver answers NOT_IMPLEMENTED to cancel, measured
+  with adbc-driver-sqlite 1.13, and a query nobody can stop breaks the engine's promise.)
+- MariaDB/MySQL: pymysql with an unbuffered cursor, ``START TRANSACTION READ ONLY`` and
+  ``max_statement_time``; cancel is ``KILL QUERY <connection id>`` from a second connection.
+- Anything else: the dialect's DB-API driver through SQLAlchemy, rows converted in batches.
+
+Every ``Execution`` is one fresh connection for one statement: no session state leaks between
+runs, and cancelling one run can never hit another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics_ext.engine.arrowize import RowBatcher, mysql_hints
+from analytics_ext.engine.errors import QueryFailed, SourceUnavailable
+from analytics_ext.engine.parameters import Style, bind
+from analytics_ext.engine.spec import SourceSpec
+
+DEFAULT_BATCH_ROWS = 65_536
+CANCEL_CONNECT_SECONDS = 2.0
+
+
+class Cancelled(Exception):  # a state, not a failure: hence no Error suffix
+    """The run was cancelled (by a caller or the timeout) before or while it ran."""
+
+
+class Execution(ABC):
+    """One statement on one connection of its own; ``cancel`` may be called from any thread."""
+
+    style: Style = "named"
+
+    def __init__(self, spec: SourceSpec, sql: str, values: dict[str, Any], batch_rows: int):
+        self.spec = spec
+        self.sql, self.args = bind(sql, values, spec.dialect, self.style)
+        self.batch_rows = batch_rows
+        self.schema: pa.Schema | None = None
+        """The result's columns once known (also when there are no rows)."""
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Stop the statement in the database; safe to call before, during or after it runs."""
+        self._cancelled.set()
+        with contextlib.suppress(Exception):
+            self._interrupt()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Connect, run and yield the rows; raises ``Cancelled`` once ``cancel`` was called."""
+        try:
+            self._connect()
+            self._raise_if_cancelled()
+            yield from self._run()
+            self._raise_if_cancelled()
+        except Cancelled:
+            raise
+        except QueryFailed:
+            raise
+        except Exception as error:
+            if self.cancelled:
+                raise Cancelled from None
+            raise self._translate(error) from None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with contextlib.suppress(Exception):
+            self._close()
+
+    def _raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled
+
+    @abstractmethod
+    def _connect(self) -> None: ...
+
+    @abstractmethod
+    def _run(self) -> Iterator[pa.RecordBatch]: ...
+
+    @abstractmethod
+    def _interrupt(self) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def _translate(self, error: Exception) -> Exception:
+        return QueryFailed(_first_line(error))
+
+
+def _first_line(error: Exception) -> str:
+    """The database's message without driver prefixes, SQLSTATE trailers or the query text."""
+    text = str(error).strip() or type(error).__name__
+    for prefix in ("INVALID_STATE: ", "NOT_FOUND: ", "IO: ", "INVALID_ARGUMENT: ", "UNKNOWN: "):
+        text = text.removeprefix(prefix)
+    text = text.replace("[libpq] ", "")
+    for marker in ("Failed to prepare query: ", "Failed to execute query: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.splitlines()[0] if text else "the query failed"
+    return text.removeprefix("ERROR:  ").strip()[:500] or "the query failed"
+
+
+# -- PostgreSQL (ADBC) -------------------------------------------------------------------------
+
+
+def libpq_uri(spec: SourceSpec, *, session: bool = True) -> str:
+    """A libpq URI from the SQLAlchemy URL: host, port, user, password, database and sslmode only.
+
+    Other query options (``passfile``, ``host=/socket``, ``options``) are never passed on, so a
+    datasource cannot make libpq read local files or change the session's guards.
+    """
+    url = spec.url
+    if not url.host:
+        raise SourceUnavailable("a PostgreSQL datasource needs a host name")
+    userinfo = ""
+    if url.username:
+        userinfo = quote(url.username, safe="")
+        if url.password:
+            userinfo += ":" + quote(str(url.password), safe="")
+        userinfo += "@"
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    port = f":{int(url.port)}" if url.port else ""
+    database = quote(url.database or "", safe="")
+    query: dict[str, str] = {
+        "connect_timeout": str(max(1, int(spec.connect_timeout_seconds))),
+        "application_name": "analytics_ext",
+    }
+    sslmode = url.query.get("sslmode")
+    if isinstance(sslmode, str) and sslmode in {"disable", "allow", "prefer", "require"}:
+        query["sslmode"] = sslmode
+    if session:
+        options = [f"-c statement_timeout={max(1, int(spec.timeout_seconds * 1000))}"]
+        if spec.read_only:
+            options.append("-c default_transaction_read_only=on")
+        query["options"] = " ".join(options)
+    return f"postgresql://{userinfo}{host}{port}/{database}?{urlencode(query, quote_via=quote)}"
+
+
+class PostgresExecution(Execution):
+    style: Style = "dollar_numeric"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connection: Any = None
+        self._cursor: Any = None
+        self.backend_pid: int | None = None
+
+    def _connect(self) -> None:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        try:
+            connection = adbc_pg.connect(libpq_uri(self.spec), autocommit=True)
+        except Exception:
+            raise SourceUnavailable("could not connect to the PostgreSQL datasource") from None
+        cursor = connection.cursor()
+        with self._lock:
+            self._connection, self._cursor = connection, cursor
+        cursor.execute("SELECT pg_backend_pid()")
+        self.backend_pid = int(cursor.fetchone()[0])
+
+    def _run(self) -> Iterator[pa.RecordBatch]:
+        cursor = self._cursor
+        if self.args:
+            cursor.execute(self.sql, parameters=self._typed_parameters(cursor))
+        else:
+            cursor.execute(self.sql)
+        reader = cursor.fetch_record_batch()
+        self.schema, convert = _postgres_schema(reader.schema)
+        for batch in reader:
+            if self.cancelled:
+                raise Cancelled
+            yield convert(batch)
+
+    def _typed_parameters(self, cursor: Any) -> pa.RecordBatch:
+        """Values as the types PostgreSQL inferred for ``$1..$n`` when preparing the statement."""
+        inferred = cursor.adbc_prepare(self.sql)
+        arrays = []
+        for value, field in zip(self.args or [], inferred, strict=True):
+            arrays.append(_parameter_array(value, field.type))
+        return pa.RecordBatch.from_arrays(arrays, names=[f"${i + 1}" for i in range(len(arrays))])
+
+    def _interrupt(self) -> None:
+        pid = self.backend_pid
+        if pid is not None:
+            import psycopg
+
+            with psycopg.connect(
+                libpq_uri(self.spec, session=False),
+                connect_timeout=int(CANCEL_CONNECT_SECONDS),
+                autocommit=True,
+            ) as killer:
+                killer.execute("SELECT pg_cancel_backend(%s)", (pid,))
+
+    def _close(self) -> None:
+        with self._lock:
+            cursor, connection = self._cursor, self._connection
+            self._cursor = self._connection = None
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        if connection is not None:
+            connection.close()
+
+
+def _parameter_array(value: Any, wanted: pa.DataType) -> pa.Array:
+    if value is None:
+        return pa.nulls(1, type=pa.string() if isinstance(wanted, pa.BaseExtensionType) else wanted)
+    if isinstance(wanted, pa.BaseExtensionType):
+        if getattr(wanted, "type_name", "") == "numeric" or isinstance(
+            value, (int, float, decimal.Decimal)
+        ):
+            if isinstance(value, bool):
+                return pa.array([value])
+            return pa.array([decimal.Decimal(str(value))])
+        return pa.array([str(value)])
+    if isinstance(value, str) and not pa.types.is_string(wanted):
+        try:
+            return pa.array([value]).cast(wanted)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise QueryFailed(f"the value {value[:40]!r} is not a valid {wanted}") from None
+    try:
+        return pa.array([value], type=wanted)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([value])
+
+
+def _postgres_schema(schema: pa.Schema) -> tuple[pa.Schema, Any]:
+    """ADBC hands NUMERIC as opaque text: make NUMERIC(p, s) a decimal, other opaque types text."""
+    fields: list[pa.Field] = []
+    changes: dict[int, pa.DataType] = {}
+    for index, field in enumerate(schema):
+        kind = field.type
+        if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.opaque":
+            target: pa.DataType = kind.storage_type
+            if getattr(kind, "type_name", "") == "numeric":
+                typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
+                if typmod >= 4:
+                    precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+                    if precision <= 38:
+                        target = pa.decimal128(precision, scale)
+                    else:
+                        target = pa.decimal256(precision, scale)
+            changes[index] = target
+            fields.append(pa.field(field.name, target, field.nullable))
+        else:
+            fields.append(field)
+    target_schema = pa.schema(fields)
+    if not changes:
+        return target_schema, lambda batch: batch
+
+    def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = list(batch.columns)
+        for index, target in changes.items():
+            storage = columns[index].storage
+            columns[index] = storage if target == storage.type else pc.cast(storage, target)
+        return pa.RecordBatch.from_arrays(columns, schema=target_schema)
+
+    return target_schema, convert
+
+
+# -- DuckDB ------------------------------------------------------------------------------------
+
+
+class DuckDBExecution(Execution):
+    style: Style = "dollar_named"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connection: Any = None
+
+    def _connect(self) -> None:
+        import duckdb
+
+        database = self.spec.url.database or ":memory:"
+        in_memory = database == ":memory:"
+        config = {"enable_external_access": False, "lock_configuration": True}
+        try:
+            connection = duckdb.connect(
+                database, read_only=self.spec.read_only and not in_memory, config=config
+            )
+        except duckdb.Error as error:
+            message = f"could not open the DuckDB file: {_first_line(error)}"
+            raise SourceUnavailable(message) from None
+        with self._lock:
+            self._connection = connection
+
+    def _run(self) -> Iterator[pa.RecordBatch]:
+        relation = self._connection.sql(self.sql, params=self.args)
+        if relation is None:  # a statement without a result (on a writable datasource)
+            self.schema = pa.schema([])
+            return
+        reader = relation.to_arrow_reader(self.batch_rows)
+        self.schema = reader.schema
+        for batch in reader:
+            if self.cancelled:
+                raise Cancelled
+            yield batch
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            connection = self._connection
+        if connection is not None:
+            connection.interrupt()
+
+    def _close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+# -- Cursor drivers: SQLite, MariaDB/MySQL, anything else ---------------------------------------
+
+
+class CursorExecution(Execution):
+    """A DB-API cursor read with ``fetchmany``; rows become Arrow in ``RowBatcher``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connection: Any = None
+        self._cursor: Any = None
+
+    def _hints(self, description: Sequence[Sequence[Any]]) -> list[pa.DataType | None]:
+        return [None] * len(description)
+
+    def _execute(self, cursor: Any) -> None:
+        if self.args is None:
+            cursor.execute(self.sql)
+        else:
+            cursor.execute(self.sql, self.args)
+
+    def _run(self) -> Iterator[pa.RecordBatch]:
+        cursor = self._cursor
+        self._execute(cursor)
+        description = cursor.description
+        if not description:
+            self.schema = pa.schema([])
+            return
+        batcher = RowBatcher([column[0] for column in description], self._hints(description))
+        self.schema = pa.schema([pa.field(name, pa.null()) for name in batcher.names])
+        while True:
+            if self.cancelled:
+                raise Cancelled
+            rows = cursor.fetchmany(self.batch_rows)
+            if not rows:
+                break
+            batch = batcher.convert(rows)
+            self.schema = batch.schema
+            yield batch
+        self._finish()
+
+    def _finish(self) -> None:
+        return None
+
+    def _close(self) -> None:
+        with self._lock:
+            cursor, connection = self._cursor, self._connection
+            self._cursor = self._connection = None
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        if connection is not None:
+            connection.close()
+
+
+class SQLiteExecution(CursorExecution):
+    style: Style = "qmark"
+
+    def _connect(self) -> None:
+        database = self.spec.url.database or ":memory:"
+        try:
+            if self.spec.read_only and database != ":memory:":
+                connection = sqlite3.connect(
+                    f"file:{quote(database)}?mode=ro", uri=True, check_same_thread=False
+                )
+            else:
+                connection = sqlite3.connect(database, check_same_thread=False)
+        except sqlite3.Error as error:
+            message = f"could not open the SQLite file: {_first_line(error)}"
+            raise SourceUnavailable(message) from None
+        connection.isolation_level = None
+        if self.spec.read_only:
+            connection.execute("PRAGMA query_only = ON")
+        with self._lock:
+            self._connection, self._cursor = connection, connection.cursor()
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            connection = self._connection
+        if connection is not None:
+            connection.interrupt()
+
+
+class MySQLExecution(CursorExecution):
+    style: Style = "pyformat"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_id: int | None = None
+
+    def _connect_args(self) -> dict[str, Any]:
+        url = self.spec.url
+        if not url.host:
+            raise SourceUnavailable("a MariaDB/MySQL datasource needs a host name")
+        return {
+            "host": url.host,
+            "port": int(url.port or 3306),
+            "user": url.username or "",
+            "password": str(url.password or ""),
+            "connect_timeout": max(1, int(self.spec.connect_timeout_seconds)),
+            "charset": "utf8mb4",
+            "local_infile": False,
+            "autocommit": True,
+        }
+
+    def _connect(self) -> None:
+        import pymysql
+        import pymysql.cursors
+
+        try:
+            connection = pymysql.connect(
+                **self._connect_args(),
+                database=self.spec.url.database or None,
+                cursorclass=pymysql.cursors.SSCursor,
+            )
+        except pymysql.Error:
+            raise SourceUnavailable("could not connect to the MariaDB/MySQL datasource") from None
+        cursor = connection.cursor()
+        with self._lock:
+            self._connection, self._cursor = connection, cursor
+        cursor.execute("SELECT CONNECTION_ID(), VERSION()")
+        ((connection_id, version),) = cursor.fetchall()
+        self.connection_id = int(connection_id)
+        seconds = max(1, int(self.spec.timeout_seconds))
+        if "mariadb" in str(version).lower():
+            cursor.execute(f"SET SESSION max_statement_time = {seconds}")
+        else:
+            cursor.execute(f"SET SESSION max_execution_time = {seconds * 1000}")
+        if self.spec.read_only:
+            # Refuses INSERT/UPDATE/DELETE even if sqlglot missed one. DDL commits implicitly in
+            # MariaDB and is stopped only by the classifier: give read-only datasources a
+            # database user without DDL privileges as well.
+            cursor.execute("START TRANSACTION READ ONLY")
+
+    def _hints(self, description: Sequence[Sequence[Any]]) -> list[pa.DataType | None]:
+        return mysql_hints(description)
+
+    def _finish(self) -> None:
+        if self.spec.read_only:
+            self._cursor.execute("ROLLBACK")
+
+    def _interrupt(self) -> None:
+        if self.connection_id is None:
+            return
+        import pymysql
+
+        killer = pymysql.connect(**self._connect_args())
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute("KILL QUERY %s", (self.connection_id,))
+        finally:
+            killer.close()
+
+
+class SQLAlchemyExecution(CursorExecution):
+    """Any other installed dialect: its own DB-API driver, placeholders in its paramstyle."""
+
+    def __init__(self, spec: SourceSpec, *args: Any, **kwargs: Any) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self._engine = create_engine(spec.url, poolclass=NullPool)
+        self.style = _STYLES.get(self._engine.dialect.paramstyle, "named")
+        super().__init__(spec, *args, **kwargs)
+
+    def _connect(self) -> None:
+        try:
+            fairy = self._engine.raw_connection()
+        except Exception:
+            raise SourceUnavailable("could not connect to the datasource") from None
+        connection = fairy.dbapi_connection
+        with self._lock:
+            self._connection, self._cursor = fairy, connection.cursor()
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            cursor = self._cursor
+        if cursor is not None and hasattr(cursor, "cancel"):
+            cursor.cancel()
+
+    def _close(self) -> None:
+        super()._close()
+        self._engine.dispose()
+
+
+_STYLES: dict[str, Style] = {
+    "qmark": "qmark",
+    "numeric_dollar": "dollar_numeric",
+    "pyformat": "pyformat",
+    "named": "named",
+}
+
+
+def open_execution(
+    spec: SourceSpec, sql: str, values: dict[str, Any], *, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> Execution:
+    """The fastest ``Execution`` for the datasource's dialect (nothing connects until iterated)."""
+    kinds: dict[str, type[Execution]] = {
+        "postgresql": PostgresExecution,
+        "duckdb": DuckDBExecution,
+        "sqlite": SQLiteExecution,
+        "mysql": MySQLExecution,
+        "mariadb": MySQLExecution,
+    }
+    kind = kinds.get(spec.dialect)
+    if kind is None:
+        return SQLAlchemyExecution(spec, sql, values, batch_rows)
+    return kind(spec, sql, values, batch_rows)
