@@ -16,6 +16,7 @@ from ..store import Database
 from .account_recovery import AccountRecovery, RecoverySettings
 from .accounts import AccountService
 from .activity import ActivityFeed, ActivityLog
+from .admin_users import AdminUserService
 from .api_keys import ApiKeyService
 from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
@@ -54,6 +55,7 @@ class Services:
     settings: SettingsService
     hasher: PasswordHasher
     accounts: AccountService
+    admin_users: AdminUserService
     profile: ProfileService
     revocations: RevocationView
     auth: AuthService
@@ -82,6 +84,7 @@ class Services:
         run = functools.partial(_run_in, executor)
         revocations = RevocationView(db, redis_url=redis_url, run=run)
         users = UserService(db, activity)
+        accounts = AccountService(db, activity, hasher, run)
         recovery = AccountRecovery(
             db,
             activity,
@@ -102,7 +105,8 @@ class Services:
             api_keys=ApiKeyService(db, activity, limiter),
             settings=SettingsService(db, activity),
             hasher=hasher,
-            accounts=AccountService(db, activity, hasher, run),
+            accounts=accounts,
+            admin_users=AdminUserService(db, activity, hasher, accounts, revocations, run=run),
             profile=ProfileService(
                 db, users, hasher, limiter, recovery, mailer, revocations, run=run
             ),
