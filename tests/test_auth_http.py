@@ -375,6 +375,9 @@ class TestLocalMode:
             reply = await post(client, path, {})
             assert (reply.status, reply.body["message"]) == (404, LOCAL_MODE_MESSAGE)
         assert "c.AnalyticsExtension.multi_user = True" in LOCAL_MODE_MESSAGE
+        wrong_verb = await api.request("PUT", path, {})
+        assert wrong_verb.status == 405
+        assert "POST" in wrong_verb.headers["Allow"]
 
     async def test_owner_session_routes_work(self, api):
         assert (await api.get("/api/auth/sessions")) == {"items": []}

@@ -106,7 +106,8 @@ class PublicAccountHandler(AccountHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()  # XSRF for non-JSON bodies, credentials, body size
-        if not self.settings.get(MULTI_USER_SETTING, False):
+        # Only the route's own verbs: any other still gets tornado's 405 with ``Allow``.
+        if self._public_method() and not self.settings.get(MULTI_USER_SETTING, False):
             raise _error(404, LOCAL_MODE_MESSAGE)
 
 
