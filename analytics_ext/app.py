@@ -24,7 +24,7 @@ from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
 from .handlers import ROUTES
 from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING, MULTI_USER_SETTING
-from .options import AccountOptions, MailOptions
+from .options import AccountOptions, DatasourceOptions, MailOptions
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
 from .services.mail import Mailer
@@ -34,7 +34,7 @@ TOKEN_ISSUER = "analytics_ext"  # noqa: S105 -- a JWT claim value, not a secret
 TOKEN_AUDIENCE = "analytics_ext:api"  # noqa: S105 -- a JWT claim value, not a secret
 
 
-class AnalyticsExtension(AccountOptions, MailOptions, ExtensionApp):
+class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, ExtensionApp):
     """Analytics for Jupyter: datasources, queries, charts and dashboards on this server."""
 
     name = "analytics_ext"
@@ -176,6 +176,7 @@ class AnalyticsExtension(AccountOptions, MailOptions, ExtensionApp):
             auth_settings=self.auth_settings(),
             hasher=PasswordHasher(),
             redis_url=self.redis_url or None,
+            datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
         )
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes

@@ -11,14 +11,19 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
+from sqlalchemy.engine import URL
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .auth.secrets import load_or_create_secret
 from .auth.tokens import MIN_KEY_BYTES
+from .engine.urls import DEFAULT_DIALECTS, DEFAULT_HOST_DENYLIST, UrlPolicy
 from .paths import data_dir
 from .services.account_recovery import RecoverySettings
 from .services.auth import AuthSettings
+from .services.credentials import DATASOURCE_KEY_FILE
+from .services.credentials import MIN_KEY_BYTES as MIN_DATASOURCE_KEY_BYTES
+from .services.datasources import DatasourceSettings
 from .services.mail import SmtpSecurity, SmtpSettings
 
 JWT_KEY_FILE = "jwt-signing-key"
@@ -182,3 +187,93 @@ class MailOptions(Configurable):
             timeout=self.smtp_timeout,
             ca_file=self.smtp_ca_file or None,
         )
+
+
+class DatasourceOptions(Configurable):
+    """Which datasources users may define, and the key that encrypts their credentials."""
+
+    datasource_key = Unicode(
+        "",
+        help="""Key that encrypts datasource passwords at rest (AES-256-GCM), at least 32
+        characters, separate from `jwt_signing_key`. Every server process sharing a store needs
+        the same key; changing it makes stored datasource passwords unreadable. Empty (the
+        default): a random key is generated once into `secrets_dir`/datasource-key (mode 0600).""",
+        config=True,
+    )
+
+    @validate("datasource_key")
+    def _check_datasource_key(self, proposal: dict) -> str:
+        value = proposal["value"]
+        if value and len(value.encode()) < MIN_DATASOURCE_KEY_BYTES:
+            raise ValueError(
+                f"datasource_key must be at least {MIN_DATASOURCE_KEY_BYTES} bytes long"
+            )
+        return value
+
+    datasource_dirs = List(
+        Unicode(),
+        default_value=None,
+        allow_none=True,
+        help="""Folders whose SQLite and DuckDB files administrators may add as datasources
+        (opened read-only). None (the default): only `demo_data_dir`. An empty list allows no
+        file databases. The analytics store's own file is never allowed.""",
+        config=True,
+    )
+
+    allowed_dialects = List(
+        Unicode(),
+        default_value=list(DEFAULT_DIALECTS),
+        help="""SQLAlchemy dialects datasources may use. The default covers PostgreSQL,
+        MySQL/MariaDB, SQLite and DuckDB, which are tested; add another installed dialect
+        (e.g. `trino`, `snowflake`, `bigquery`) to let users connect to it — its URL options are
+        then passed to its driver unchecked, except the ones that read files or run commands.""",
+        config=True,
+    )
+
+    host_allowlist = List(
+        Unicode(),
+        default_value=[],
+        help="""Hosts datasources may connect to: names (`db.example.com`, `*.example.com`) or
+        networks (`10.0.0.0/8`). Empty (the default): any host not denied.""",
+        config=True,
+    )
+
+    host_denylist = List(
+        Unicode(),
+        default_value=list(DEFAULT_HOST_DENYLIST),
+        help="""Hosts datasources may never connect to: names or networks, checked against every
+        address a host name resolves to. The default denies link-local addresses (including
+        the cloud metadata service 169.254.169.254) and known metadata host names; setting this
+        replaces the default list.""",
+        config=True,
+    )
+
+    def datasource_settings(
+        self, secrets_dir: Path, demo_data_dir: str, store_url: URL
+    ) -> DatasourceSettings:
+        """The credential key and URL policy; the store's own file and the secrets folder are
+        always denied."""
+        key = (
+            self.datasource_key.encode()
+            if self.datasource_key
+            else load_or_create_secret(secrets_dir, DATASOURCE_KEY_FILE)
+        )
+        folders = [demo_data_dir] if self.datasource_dirs is None else self.datasource_dirs
+        denied = [secrets_dir]
+        if store_url.get_backend_name() == "sqlite" and store_url.database:
+            store_file = Path(store_url.database).expanduser()
+            denied += [
+                store_file.with_name(store_file.name + suffix)
+                for suffix in ("", "-wal", "-shm", "-journal")
+            ]
+        for entry in [*self.host_allowlist, *self.host_denylist]:
+            if not entry.strip():
+                raise ValueError("host_allowlist and host_denylist entries must not be empty")
+        policy = UrlPolicy(
+            allowed_dialects=frozenset(self.allowed_dialects),
+            datasource_dirs=tuple(Path(folder).expanduser() for folder in folders),
+            denied_paths=tuple(denied),
+            host_allowlist=tuple(self.host_allowlist),
+            host_denylist=tuple(self.host_denylist),
+        )
+        return DatasourceSettings(key=key, policy=policy)

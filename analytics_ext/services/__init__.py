@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from ..auth.passwords import PasswordHasher
-from ..auth.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ..auth.rate_limits import (
+    LimitName,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    default_limits,
+)
 from ..auth.tokens import AccessTokenCodec
+from ..engine.connections import ConnectionCache
 from ..store import Database
 from .account_recovery import AccountRecovery, RecoverySettings
 from .accounts import AccountService
@@ -20,10 +27,15 @@ from .admin_users import AdminUserService
 from .api_keys import ApiKeyService
 from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
+from .credentials import CredentialCipher
+from .datasources import DatasourceService, DatasourceSettings
 from .mail import Mailer
 from .profile import ProfileService
 from .revocation import RevocationView
+from .schema_inspection import SchemaInspector
 from .settings import SettingsService
+from .sharing import SharingService
+from .signup import SignupService
 from .users import UserService
 
 P = ParamSpec("P")
@@ -57,10 +69,14 @@ class Services:
     accounts: AccountService
     admin_users: AdminUserService
     profile: ProfileService
+    signup: SignupService
     revocations: RevocationView
     auth: AuthService
     mailer: Mailer
     recovery: AccountRecovery
+    sharing: SharingService
+    connections: ConnectionCache
+    datasources: DatasourceService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -76,6 +92,7 @@ class Services:
         auth_settings: AuthSettings = AuthSettings(),  # noqa: B008 -- frozen, safe to share
         hasher: PasswordHasher | None = None,
         redis_url: str | None = None,
+        datasource_settings: DatasourceSettings,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
@@ -84,6 +101,12 @@ class Services:
         run = functools.partial(_run_in, executor)
         revocations = RevocationView(db, redis_url=redis_url, run=run)
         users = UserService(db, activity)
+        sharing = SharingService(db, activity)
+        connections = ConnectionCache(datasource_settings.policy)
+        policy, cipher = datasource_settings.policy, CredentialCipher(datasource_settings.key)
+        datasources = DatasourceService(
+            db, activity, sharing, cipher, policy, connections, SchemaInspector()
+        )
         accounts = AccountService(db, activity, hasher, run)
         recovery = AccountRecovery(
             db,
@@ -94,6 +117,9 @@ class Services:
             recovery_settings,
             run=run,
             revocations=revocations,
+        )
+        auth = AuthService(
+            db, activity, hasher, limiter, codec, revocations, auth_settings, run=run
         )
         return cls(
             db=db,
@@ -111,11 +137,20 @@ class Services:
                 db, users, hasher, limiter, recovery, mailer, revocations, run=run
             ),
             revocations=revocations,
-            auth=AuthService(
-                db, activity, hasher, limiter, codec, revocations, auth_settings, run=run
+            auth=auth,
+            signup=SignupService(
+                accounts,
+                recovery,
+                auth,
+                limiter,
+                default_limits()[LimitName.REGISTER_ADDRESS],
+                run=run,
             ),
             mailer=mailer,
             recovery=recovery,
+            sharing=sharing,
+            connections=connections,
+            datasources=datasources,
             executor=executor,
         )
 
@@ -141,4 +176,5 @@ class Services:
     def close(self) -> None:
         self.hasher.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.connections.dispose_all()
         self.db.dispose()

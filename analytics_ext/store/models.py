@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, MetaData, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import ID_LENGTH, UTCDateTime, new_id, utcnow
@@ -190,3 +200,55 @@ class UserAvatar(Base):
     png: Mapped[bytes]
     etag: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Datasource(Base):
+    """A database users query: a SQLAlchemy URL without its secrets, plus options.
+
+    ``url`` is rendered with the password and every secret-bearing query parameter removed;
+    those live only in ``secrets``, encrypted (``services.credentials``) with the row id as
+    associated data, so a ciphertext copied onto another row does not decrypt. ``revision`` is
+    bumped on every change: connection pools, schema and result caches keyed by it die with it.
+    """
+
+    __tablename__ = "datasources"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    # SET NULL: a departed owner's datasources stay for admins and grantees to manage.
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    dialect: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    secrets: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ObjectGrant(Base):
+    """A permission level on one object, granted to one principal (``services.sharing``).
+
+    Principals are typed (``user`` now; ``team`` and ``link`` later) so one table and one
+    policy serve every shareable kind of object; ``object_type`` names the kind.
+    """
+
+    __tablename__ = "object_grants"
+    __table_args__ = (
+        UniqueConstraint("object_type", "object_id", "principal_type", "principal_id"),
+        Index("ix_object_grants_principal", "principal_type", "principal_id", "object_type"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    principal_type: Mapped[str] = mapped_column(String(16))
+    principal_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
