@@ -404,6 +404,8 @@ class SQLiteExecution(CursorExecution):
         connection.isolation_level = None
         if self.spec.read_only:
             connection.execute("PRAGMA query_only = ON")
+            connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+            connection.set_authorizer(_sqlite_read_only)
         with self._lock:
             self._connection, self._cursor = connection, connection.cursor()
 
@@ -412,6 +414,20 @@ class SQLiteExecution(CursorExecution):
             connection = self._connection
         if connection is not None:
             connection.interrupt()
+
+
+_SQLITE_READS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
+_SQLITE_REFUSED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit"})
+
+
+def _sqlite_read_only(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """SQLite's authorizer: reads and plain functions only (no ATTACH, PRAGMA or writes)."""
+    if action in _SQLITE_READS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION:
+        name = (arg2 or "").lower()
+        return sqlite3.SQLITE_DENY if name in _SQLITE_REFUSED_FUNCTIONS else sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 class MySQLExecution(CursorExecution):

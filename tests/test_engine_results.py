@@ -1,0 +1,148 @@
+"""Results: a 1M-row result over a 10 MB budget spills to Parquet and pages exactly like one held
+in memory; Arrow IPC streams; exports (CSV safe against formulas, Parquet, XLSX, JSON)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+from collections.abc import Iterator
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics_ext.engine.export import export, neutralize
+from analytics_ext.engine.results import MemoryBudget, ResultWriter
+from analytics_ext.engine.runs import QueryEngine, RunState
+from tests.support.engine import finished, query_engine, spec_for
+
+pytestmark = pytest.mark.timeout(60)
+
+MILLION = (
+    "SELECT i, 'row ' || i AS label, i * 0.5::float8 AS half,"
+    " timestamp '2024-01-01' + i * interval '1 second' AS at,"
+    " CASE WHEN i % 7 = 0 THEN NULL ELSE i END AS maybe"
+    " FROM generate_series(1, 1000000) AS i"
+)
+
+
+@pytest.fixture
+def small() -> Iterator[QueryEngine]:
+    with query_engine(memory_budget_bytes=10 * 1024 * 1024) as engine:
+        yield engine
+
+
+@pytest.fixture
+def large() -> Iterator[QueryEngine]:
+    with query_engine(memory_budget_bytes=1024 * 1024 * 1024) as engine:
+        yield engine
+
+
+def test_spilled_result_pages_identically(
+    small: QueryEngine, large: QueryEngine, postgresql_url: str
+) -> None:
+    spec = spec_for(postgresql_url)
+    spilled = finished(small.submit("alice", spec, MILLION), timeout=60)
+    held = finished(large.submit("alice", spec, MILLION), timeout=60)
+    assert spilled.state is RunState.SUCCEEDED, spilled.error
+    assert spilled.result is not None
+    assert held.result is not None
+    assert spilled.result.spilled
+    assert spilled.result.path is not None
+    assert spilled.result.path.exists()
+    assert not held.result.spilled
+    assert small.budget.used_bytes <= small.budget.limit_bytes
+    assert spilled.rows == held.rows == 1_000_000
+    assert spilled.result.schema == held.result.schema
+    for offset, limit in [(0, 10), (65_530, 20), (123_456, 1000), (999_990, 50), (2_000_000, 5)]:
+        assert spilled.result.page(offset, limit).equals(held.result.page(offset, limit))
+    page = spilled.result.page(999_990, 50)
+    assert page.num_rows == 10
+    assert page.column("maybe").to_pylist()[1] is None  # 999992 = 7 * 142856
+    streamed = pa.ipc.open_stream(b"".join(spilled.result.ipc_stream(500, 300))).read_all()
+    assert streamed.equals(held.result.page(500, 300))
+    path = spilled.result.path
+    small.close()
+    assert not path.exists()
+    assert small.budget.used_bytes == 0
+
+
+def test_writer_gives_an_all_null_column_its_later_type(tmp_path) -> None:
+    writer = ResultWriter(MemoryBudget(1 << 20), tmp_path)
+    writer.write(pa.record_batch([pa.nulls(2)], names=["a"]))
+    writer.write(pa.record_batch([pa.array([1, 2])], names=["a"]))
+    result = writer.finish()
+    assert result.schema.field("a").type == pa.int64()
+    assert result.page().column("a").to_pylist() == [None, None, 1, 2]
+    result.close()
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+HOSTILE_CELLS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rx", "plain"]
+
+
+def sample() -> pa.Table:
+    return pa.table(
+        {
+            "text": pa.array([*HOSTILE_CELLS, None]),
+            "n": pa.array([-5, 0, 1, 2, 3, 4, 5, None], pa.int64()),
+            "price": pa.array([decimal.Decimal("1.25")] * 7 + [None], pa.decimal128(10, 2)),
+            "at": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5)] * 8, pa.timestamp("us")),
+        }
+    )
+
+
+def exported(fmt: str, table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    export(table.to_batches(max_chunksize=3), table.schema, fmt, sink, num_rows=table.num_rows)  # type: ignore[arg-type]
+    return sink.getvalue()
+
+
+def test_csv_neutralizes_formulas() -> None:
+    table = sample().append_column("=cmd|' /C calc'!A0", pa.array(["x"] * 8))
+    rows = list(csv.reader(io.StringIO(exported("csv", table).decode(), newline="")))
+    assert rows[0][-1] == "'=cmd|' /C calc'!A0"
+    cells = [row[0] for row in rows[1:]]
+    assert cells[:7] == [neutralize(cell) for cell in HOSTILE_CELLS]
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    assert cells[-1] == ""
+    assert [row[1] for row in rows[1:3]] == ["-5", "0"]  # numbers stay numbers
+
+
+def test_parquet_round_trip() -> None:
+    table = sample()
+    assert pq.read_table(io.BytesIO(exported("parquet", table))).equals(table)
+
+
+def test_xlsx_round_trip_and_no_formulas() -> None:
+    table = sample()
+    book = openpyxl.load_workbook(io.BytesIO(exported("xlsx", table)))
+    sheet = book.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("text", "n", "price", "at")
+    # OOXML stores a carriage return as _x000D_, which openpyxl does not decode back.
+    assert [row[0] for row in rows[1:8]] == [c.replace("\r", "_x000D_") for c in HOSTILE_CELLS]
+    assert all(cell.data_type == "s" for cell in sheet["A"][1:8])  # strings, never formulas
+    assert rows[1][1] == -5
+    assert rows[1][2] == 1.25
+    assert rows[1][3] == dt.datetime(2024, 1, 2, 3, 4, 5)
+    assert rows[8][:3] == (None, None, None)
+
+
+def test_json_round_trip() -> None:
+    table = sample()
+    rows = json.loads(exported("json", table))
+    assert len(rows) == 8
+    assert rows[0] == {
+        "text": HOSTILE_CELLS[0],
+        "n": -5,
+        "price": "1.25",
+        "at": "2024-01-02T03:04:05",
+    }
+    assert rows[7]["text"] is None
+    assert json.loads(exported("json", table.slice(0, 0))) == []
