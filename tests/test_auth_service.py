@@ -499,12 +499,13 @@ async def test_change_password_needs_the_current_one_and_ends_other_sessions(aut
     current = await auth.service.login("ada", PASSWORD, ORIGIN)
     other = await auth.service.login("ada", PASSWORD, ORIGIN)
 
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Invalid) as wrong:
         await auth.service.change_password(user_id, "wrong", NEW_PASSWORD, current.session_id)
+    assert wrong.value.field == "current_password"
     for weak in ("short", "password123", "ada", "ada@example.org"):
         with pytest.raises(Invalid) as refused:
             await auth.service.change_password(user_id, PASSWORD, weak, current.session_id)
-        assert refused.value.field == "password"
+        assert refused.value.field == "new_password"
     auth.service.authenticate(other.access_token)  # nothing changed yet
 
     await auth.service.change_password(user_id, PASSWORD, NEW_PASSWORD, current.session_id)
@@ -546,5 +547,5 @@ async def test_set_password_is_policy_checked_and_ends_every_session(auth: Auth)
 
 async def test_change_password_of_an_account_without_one_is_refused(auth: Auth):
     owner = add_user(auth.db, "owner", None, password=None, is_owner=True)
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Invalid, match="current_password"):
         await auth.service.change_password(owner, "", NEW_PASSWORD, None)

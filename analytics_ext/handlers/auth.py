@@ -11,24 +11,17 @@ Thin shells over ``AuthService``, ``AccountRecovery`` and ``AccountService``. Tw
   the caller's sessions, changing one's password, resending one's verification link.
 
 The services' login, refresh, forgot/reset, change-password and account creation are coroutines
-(they wait on the password-hashing worker), so they are awaited through ``call`` rather than
-``run`` (which moves *blocking* callables off the loop); both map domain errors the same way.
+(they wait on the password-hashing worker); ``run`` awaits those and moves blocking calls off the
+loop, mapping domain errors to statuses either way.
 """
 
 from __future__ import annotations
-
-import contextlib
-import logging
-from collections.abc import Awaitable, Callable
-from typing import ClassVar, ParamSpec, TypeVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from tornado import web
 
 from ..auth import resources as res
 from ..auth.identity import avatar_url
-from ..auth.rate_limits import Limit, LimitName, RateLimited, address_key, default_limits
-from ..errors import AnalyticsError, Forbidden, Invalid, Unauthenticated, Unavailable
 from ..schemas.auth import (
     Accepted,
     ForgotPasswordRequest,
@@ -40,18 +33,11 @@ from ..schemas.auth import (
     ResetPasswordRequest,
     RevokedSessions,
     SessionList,
-    TokenPair,
     VerifyEmailRequest,
 )
 from ..schemas.users import UserView
-from ..services.accounts import NewAccount
 from ..store.types import ID_LENGTH
 from .base import ALLOW_SIGNUP_SETTING, MULTI_USER_SETTING, AnalyticsHandler, _error
-
-log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 LOCAL_MODE_MESSAGE = (
     "account login is for team servers: set c.AnalyticsExtension.multi_user = True "
@@ -64,37 +50,12 @@ FORGOT_ACCEPTED = Accepted(
 RESEND_ACCEPTED = Accepted(
     message="If your email address is not verified yet, a new verification link is on its way."
 )
-WRONG_CURRENT_PASSWORD = "current_password: incorrect"  # noqa: S105 -- a message
-_UNKNOWN_ADDRESS = "unknown"  # rate-limit key of clients without an address (a Unix socket)
-
-
-def _as_http_error(error: AnalyticsError) -> web.HTTPError:
-    """The same mapping as ``AnalyticsHandler.run``: the domain error's status and message, plus
-    ``Retry-After`` for a rate limit."""
-    if isinstance(error, RateLimited):
-        return _error(error.status, error.message, {"Retry-After": str(error.retry_after)})
-    return _error(error.status, error.message)
 
 
 class AccountHandler(AnalyticsHandler):
-    """Base of this module's handlers: awaiting async service methods with errors mapped.
-
-    ``AnalyticsHandler.run`` could grow this as a generic ``await_service``; it lives here so
-    the shared base stays as it is.
-    """
+    """Base of this module's handlers."""
 
     auth_resource = res.USERS
-
-    async def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Await a service coroutine; domain errors become statuses as in ``run``."""
-        try:
-            return await fn(*args, **kwargs)
-        except AnalyticsError as error:
-            raise _as_http_error(error) from None
-
-    @property
-    def _address_key(self) -> str:
-        return address_key(self.request.remote_ip or _UNKNOWN_ADDRESS)
 
     def no_content(self) -> None:
         self.set_status(204)
@@ -118,7 +79,7 @@ class LoginHandler(PublicAccountHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         body = self.parse(LoginRequest)
-        pair = await self.call(self.services.auth.login, body.username, body.password, self.origin)
+        pair = await self.run(self.services.auth.login, body.username, body.password, self.origin)
         self.write_json(pair.as_json())
 
 
@@ -126,7 +87,7 @@ class RefreshHandler(PublicAccountHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         body = self.parse(RefreshRequest)
-        pair = await self.call(self.services.auth.refresh, body.refresh_token, self.origin)
+        pair = await self.run(self.services.auth.refresh, body.refresh_token, self.origin)
         self.write_json(pair.as_json())
 
 
@@ -134,49 +95,21 @@ class RegisterHandler(PublicAccountHandler):
     """Self-service sign-up (``allow_signup``): an unverified account, a verification mail, and
     a first session when unverified accounts may log in at all."""
 
-    limit: ClassVar[Limit] = default_limits()[LimitName.REGISTER_ADDRESS]
-
     @allow_unauthenticated
     async def post(self) -> None:
         if not self.settings.get(ALLOW_SIGNUP_SETTING, False):
             raise _error(403, SIGNUP_DISABLED_MESSAGE)
         body = self.parse(RegisterRequest)
-        # Every well-formed attempt counts, so sign-up cannot probe taken names in bulk either.
-        await self.run(self.services.limiter.hit, self.limit, self._address_key)
-        account = NewAccount(
-            username=body.username,
-            password=body.password,
-            display_name=body.display_name,
-            email=body.email,
-            verified=False,
-        )
-        user = await self.call(self.services.accounts.create, account, origin=self.origin)
-        sent = await self._send_verification(user.id)
-        tokens = await self._first_session(user.username, body.password)
+        done = await self.run(
+            self.services.signup.register,
+            body.username, body.password, body.email, body.display_name, self.origin,
+        )  # fmt: skip
         registered = Registered(
-            user=UserView(**user.model_dump(), avatar_url=avatar_url(self.base_url)),
-            tokens=tokens.as_json() if tokens is not None else None,
-            verification_sent=sent,
+            user=UserView(**done.user.model_dump(), avatar_url=avatar_url(self.base_url)),
+            tokens=done.tokens.as_json() if done.tokens is not None else None,
+            verification_sent=done.verification_sent,
         )
         self.write_json(registered, status=201)
-
-    async def _send_verification(self, user_id: str) -> bool:
-        """Whether the mail went out. The account exists either way: failing the request now
-        would make the client retry into a 409, so the relay's failure is reported instead."""
-        try:
-            await self.services.run(self.services.recovery.send_verification, user_id, self.origin)
-        except Unavailable as error:
-            log.warning("verification mail for new user %s not sent: %s", user_id, error)
-            return False
-        return True
-
-    async def _first_session(self, username: str, password: str) -> TokenPair | None:
-        """A login for the new account; ``None`` where unverified accounts may not log in
-        (``unverified_email_access = "blocked"``) or the login limit of this address is spent."""
-        try:
-            return await self.services.auth.login(username, password, self.origin)
-        except (Forbidden, RateLimited):
-            return None
 
 
 class ForgotPasswordHandler(PublicAccountHandler):
@@ -184,7 +117,7 @@ class ForgotPasswordHandler(PublicAccountHandler):
     async def post(self) -> None:
         body = self.parse(ForgotPasswordRequest)
         # Same answer, in about the same time, whether or not the account exists (the service).
-        await self.call(self.services.recovery.forgot_password, body.email_or_username, self.origin)
+        await self.run(self.services.recovery.forgot_password, body.email_or_username, self.origin)
         self.write_json(FORGOT_ACCEPTED, status=202)
 
 
@@ -192,10 +125,23 @@ class ResetPasswordHandler(PublicAccountHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         body = self.parse(ResetPasswordRequest)
-        await self.call(
+        await self.run(
             self.services.recovery.reset_password, body.token, body.password, self.origin
         )
         self.no_content()
+
+
+class RequestVerificationHandler(PublicAccountHandler):
+    """A new verification link for someone who cannot log in to ask for one (unverified
+    accounts blocked); answers alike whether or not the account exists (the service)."""
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        body = self.parse(ForgotPasswordRequest)
+        await self.run(
+            self.services.recovery.request_verification, body.email_or_username, self.origin
+        )
+        self.write_json(RESEND_ACCEPTED, status=202)
 
 
 class VerifyEmailHandler(PublicAccountHandler):
@@ -270,35 +216,19 @@ class RevokeOtherSessionsHandler(AccountHandler):
 class PasswordHandler(AccountHandler):
     """Change one's own password.
 
-    A wrong current password is 422 naming ``current_password`` (the caller *is* authenticated;
-    401 would tell a client to log in again). It counts as a failed login of the account, under
-    the same lock, so a stolen session cannot be used to guess the password.
+    A wrong current password is 422 naming ``current_password``: the caller *is* authenticated,
+    and 401 would tell a client to log in again. The service counts it as a failed login.
     """
-
-    failure_limit: ClassVar[Limit] = default_limits()[LimitName.LOGIN_FAILURE_ACCOUNT]
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.parse(PasswordChange)
         caller = self.analytics_user
-        limiter, account = self.services.limiter, caller.username
-        await self.run(limiter.check, self.failure_limit, account)
-        try:
-            await self.services.auth.change_password(
-                caller.user_id, body.current_password, body.new_password, caller.session_id
-            )
-        except Unauthenticated:
-            with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
-                await self.services.run(limiter.hit, self.failure_limit, account)
-            raise _error(422, WRONG_CURRENT_PASSWORD) from None
-        except Invalid as error:
-            # The policy names its field "password"; in this body it is "new_password".
-            problem = error.message.split(": ", 1)[-1]
-            raise _error(422, f"new_password: {problem}") from None
-        except AnalyticsError as error:
-            raise _as_http_error(error) from None
-        await self.run(limiter.reset, self.failure_limit, account)
+        await self.run(
+            self.services.auth.change_password,
+            caller.user_id, body.current_password, body.new_password, caller.session_id,
+        )  # fmt: skip
         self.no_content()
 
 
@@ -312,6 +242,7 @@ ROUTES = [
     (r"/api/auth/reset-password", ResetPasswordHandler),
     (r"/api/auth/verify-email", VerifyEmailHandler),
     (r"/api/auth/resend-verification", ResendVerificationHandler),
+    (r"/api/auth/request-verification", RequestVerificationHandler),
     (r"/api/auth/logout", LogoutHandler),
     (r"/api/auth/sessions", SessionsHandler),
     (r"/api/auth/sessions/revoke-others", RevokeOtherSessionsHandler),
@@ -326,5 +257,6 @@ PUBLIC = {
     r"/api/auth/forgot-password": frozenset({"POST"}),
     r"/api/auth/reset-password": frozenset({"POST"}),
     r"/api/auth/verify-email": frozenset({"POST"}),
+    r"/api/auth/request-verification": frozenset({"POST"}),
 }
 """This module's public route verbs, for ``handlers.PUBLIC_ROUTES``."""

@@ -180,13 +180,24 @@ class AccountRecovery:
           SELECT for a miss; SELECT, UPDATE and two INSERTs for a hit: a few milliseconds) is
           hidden by padding every call to ``settings.forgot_min_duration`` (250 ms by default).
         """
+        await self._answer_alike(self._prepare_reset, email_or_username, origin, "password reset")
+
+    async def _answer_alike(
+        self,
+        prepare: Callable[[str, RequestOrigin], _Outgoing | None],
+        email_or_username: str,
+        origin: RequestOrigin,
+        what: str,
+    ) -> None:
+        """Run ``prepare``, send its mail in the background, and take at least
+        ``forgot_min_duration`` either way, so nothing tells whether a mail went out."""
         started = time.monotonic()
-        outgoing = await self._run(self._prepare_reset, email_or_username, origin)
+        outgoing = await self._run(prepare, email_or_username, origin)
         remaining = self._settings.forgot_min_duration.total_seconds() - (
             time.monotonic() - started
         )
         if outgoing is not None:
-            self._deliver_in_background(outgoing, "password reset")
+            self._deliver_in_background(outgoing, what)
         if remaining > 0:
             await asyncio.sleep(remaining)
 
@@ -267,6 +278,38 @@ class AccountRecovery:
         """
         self._hit(LimitName.VERIFY_EMAIL_ACCOUNT, user_id)
         self.send_verification(user_id, origin)
+
+    async def request_verification(self, email_or_username: str, origin: RequestOrigin) -> None:
+        """Mail a new verification link to the account named, if it is enabled and unverified.
+
+        For people who cannot log in to ask for one (``unverified_email_access = "blocked"``):
+        answers exactly like ``forgot_password`` (same result, same minimum time, limits keyed by
+        the submitted name and the client address), so it reveals nothing about accounts.
+        """
+        await self._answer_alike(
+            self._prepare_requested_verification, email_or_username, origin, "email verification"
+        )
+
+    def _prepare_requested_verification(
+        self, email_or_username: str, origin: RequestOrigin
+    ) -> _Outgoing | None:
+        if origin.ip_address:
+            self._hit(LimitName.VERIFY_EMAIL_ADDRESS, address_key(origin.ip_address))
+        name = canonical_username(email_or_username if isinstance(email_or_username, str) else "")
+        self._hit(LimitName.VERIFY_EMAIL_ACCOUNT, f"name:{name}")
+        if not name or len(name) > 254:
+            return None
+        column = User.email if "@" in name else User.username
+        with self._db.transaction() as tx:
+            user_id = tx.scalars(select(User.id).where(column == name)).first()
+        if user_id is None:
+            return None
+        try:
+            self._hit(LimitName.VERIFY_EMAIL_ACCOUNT, user_id)  # shared with resend_verification
+        except RateLimited:
+            log.info("verification mail for user %s skipped: per-account limit", user_id)
+            return None
+        return self._prepare_verification(user_id, origin)
 
     def verify_email(self, token: str, origin: RequestOrigin) -> str:
         """Consume a verification token: the user's address is verified. Returns the user's id.

@@ -54,7 +54,7 @@ from ..auth.rate_limits import (
 )
 from ..auth.secret_tokens import SecretKind, issue_secret, parse_secret, secret_matches
 from ..auth.tokens import AccessTokenCodec
-from ..errors import Forbidden, NotFound, Unauthenticated
+from ..errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ..schemas.auth import Principal, SessionOut, TokenPair
 from ..store import Database
 from ..store.models import AuthSession, RefreshToken, User
@@ -452,17 +452,30 @@ class AuthService:
     ) -> None:
         """Change one's own password: needs the current one; ends every other session.
 
+        A wrong current password counts as a failed login of the account, under the same lock,
+        so a stolen session cannot be used to guess the password; success clears the count.
+
         Raises:
-            Unauthenticated: the current password is wrong (or the account cannot log in).
-            Invalid: the new password breaks the policy (field ``password``).
+            Invalid: the current password is wrong or the account has none (field
+                ``current_password``), or the new one breaks the policy (``new_password``).
+            RateLimited: the account is locked after repeated failures.
         """
         account = await self._run(self._password_account, user_id)
+        self._limiter.check(self._failure_limit, account.username)
         if account.password_hash is None:
             await self._hasher.verify_dummy(current_password)
-            raise Unauthenticated()
-        if not await self._hasher.verify(account.password_hash, current_password):
-            raise Unauthenticated()
-        check_password_policy(new_password, username=account.username, email=account.email)
+            verified = False
+        else:
+            verified = await self._hasher.verify(account.password_hash, current_password)
+        if not verified:
+            with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
+                self._limiter.hit(self._failure_limit, account.username)
+            raise Invalid("current_password", "incorrect")
+        self._limiter.reset(self._failure_limit, account.username)
+        try:
+            check_password_policy(new_password, username=account.username, email=account.email)
+        except Invalid as error:
+            raise Invalid("new_password", error.message.split(": ", 1)[-1]) from None
         new_hash = await self._hasher.hash(new_password)
         await self._run(
             self._store_password,
