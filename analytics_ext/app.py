@@ -197,11 +197,12 @@ class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, Extensi
 
 
 def _subcommands() -> dict:
-    from .commands import DbApp, DemoDataApp
+    from .commands import DbApp, DemoDataApp, UsersApp
 
     return {
         "db": (DbApp, DbApp.description.splitlines()[0]),
         "demo-data": (DemoDataApp, DemoDataApp.description.splitlines()[0]),
+        "users": (UsersApp, UsersApp.description.splitlines()[0]),
     }
 
 
