@@ -225,3 +225,74 @@ def test_database_errors_are_query_failures_without_the_url(pg_spec: SourceSpec)
         fetch(pg_spec, "SELECT * FROM no_such_table")
     assert "no_such_table" in caught.value.message
     assert "127.0.0.1" not in caught.value.message
+
+
+# -- partitioned reads (PostgreSQL) ------------------------------------------------------------
+
+
+@pytest.fixture
+def wide_pg(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> SourceSpec:
+    """A 20k-row table, with the partitioning threshold lowered so it is split."""
+    from analytics_ext.engine import fetch as fetch_module
+
+    engine = create_engine(postgresql_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE wide AS SELECT i AS id, md5(i::text) AS note,"
+                " CASE WHEN i % 3 = 0 THEN NULL ELSE i * 0.5 END AS half"
+                " FROM generate_series(1, 20000) AS i"
+            )
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE wide"))
+    engine.dispose()
+    monkeypatch.setattr(fetch_module, "PARTITION_MIN_PAGES", 1)
+    return spec_for(postgresql_url)
+
+
+def test_partitioned_read_returns_exactly_the_single_read(wide_pg: SourceSpec) -> None:
+    from analytics_ext.engine.fetch import PartitionedPostgresExecution
+
+    single = fetch(wide_pg, "SELECT id, note, half FROM wide WHERE id % 2 = 0")
+    for partitions in (2, 3):
+        execution = open_execution(
+            wide_pg, "SELECT id, note, half FROM wide WHERE id % 2 = 0", {}, partitions=partitions
+        )
+        assert isinstance(execution, PartitionedPostgresExecution)
+        try:
+            batches = list(execution.batches())
+            assert execution.partitions == partitions
+            assert len(execution._helpers) == partitions - 1
+        finally:
+            execution.close()
+        split = pa.Table.from_batches(batches)
+        assert split.num_rows == 10_000
+        assert split.equals(single)
+
+
+def test_partition_plan_splits_only_row_wise_single_table_reads() -> None:
+    from analytics_ext.engine.fetch import partition_plan
+
+    plan = partition_plan("SELECT a, b * 2 FROM s.t WHERE c > 1")
+    assert plan is not None
+    assert plan[0] == "s.t"
+    restricted = plan[1](5, 9)
+    assert "c > 1 AND (ctid >= CAST('(5,0)' AS tid) AND ctid < CAST('(9,0)' AS tid))" in restricted
+    assert plan[1](0, None).endswith("c > 1 AND ctid >= CAST('(0,0)' AS tid)")
+    either = partition_plan("SELECT a FROM t WHERE c > 1 OR d < 2")
+    assert either is not None
+    assert "WHERE (c > 1 OR d < 2) AND" in either[1](0, 5)
+    for sql in (
+        "SELECT count(*) FROM t",
+        "SELECT a FROM t ORDER BY a",
+        "SELECT a FROM t LIMIT 5",
+        "SELECT DISTINCT a FROM t",
+        "SELECT a FROM t JOIN u ON t.id = u.id",
+        "SELECT a, row_number() OVER () FROM t",
+        "WITH x AS (SELECT 1) SELECT * FROM x",
+        "SELECT a FROM t WHERE a IN (SELECT a FROM u)",
+        "SELECT * FROM generate_series(1, 10)",
+        "SELECT a FROM t GROUP BY a",
+    ):
+        assert partition_plan(sql) is None, sql

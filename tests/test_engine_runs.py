@@ -38,7 +38,7 @@ def pg_active(postgresql_url: str, needle: str) -> list[int]:
     with psycopg.connect(postgresql_url.replace("postgresql+psycopg", "postgresql")) as watcher:
         rows = watcher.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()",
+            " AND state = 'active' AND query ILIKE %s AND pid <> pg_backend_pid()",
             (f"%{needle}%",),
         ).fetchall()
     return [row[0] for row in rows]
@@ -196,3 +196,22 @@ def test_writable_datasource_runs_writes(engine: QueryEngine, postgresql_url: st
     run = finished(engine.submit("alice", spec, "SELECT count(*) AS n FROM made_here"))
     assert run.result is not None
     assert run.result.page().column("n").to_pylist() == [0]
+
+
+def test_partitioned_read_cancels_every_connection(
+    engine: QueryEngine, postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analytics_ext.engine import fetch as fetch_module
+
+    with psycopg.connect(
+        postgresql_url.replace("postgresql+psycopg", "postgresql"), autocommit=True
+    ) as admin:
+        admin.execute("CREATE TABLE slow AS SELECT i AS id FROM generate_series(1, 20000) AS i")
+        admin.execute("VACUUM ANALYZE slow")
+    monkeypatch.setattr(fetch_module, "PARTITION_MIN_PAGES", 1)
+    sql = "SELECT id, pg_sleep(0.01) AS nap FROM slow"
+    run = engine.submit("alice", spec_for(postgresql_url), sql)
+    wait_until(lambda: len(pg_active(postgresql_url, "pg_sleep(0.01)")) == 2, timeout=10)
+    elapsed = cancel_and_time(engine, run, lambda: not pg_active(postgresql_url, "pg_sleep(0.01)"))
+    assert elapsed < 1.0
+    assert finished(run).state is RunState.CANCELLED

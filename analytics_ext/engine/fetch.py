@@ -225,6 +225,160 @@ class PostgresExecution(Execution):
             connection.close()
 
 
+PARTITION_MIN_PAGES = 8192
+"""Tables smaller than this (64 MiB of 8 KiB pages) are read by one connection."""
+
+_NOT_PARTITIONABLE = ("with", "joins", "group", "having", "order", "limit", "offset", "distinct")
+
+
+def partition_plan(sql: str) -> tuple[str, Any] | None:
+    """For ``SELECT <row-wise expressions> FROM <one table> [WHERE ...]``: the table's name and
+    a function giving the statement restricted to a block range, else None.
+
+    Row-wise statements over one table can be split by physical position (``ctid`` ranges,
+    which PostgreSQL reads with a TID range scan) and read by several connections at once.
+    Aggregates, windows, joins, ordering and limits need all rows in one place: not split.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select) or any(tree.args.get(k) for k in _NOT_PARTITIONABLE):
+        return None
+    source = tree.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table):
+        return None
+    if not isinstance(source.this.this, exp.Identifier) or source.this.args.get("sample"):
+        return None  # a table function (generate_series) or TABLESAMPLE
+    if any(isinstance(node, (exp.AggFunc, exp.Window, exp.Subquery)) for node in tree.walk()):
+        return None
+    if any(isinstance(node, exp.Select) and node is not tree for node in tree.walk()):
+        return None
+    table = source.this
+    name = exp.Table(this=table.this, db=table.args.get("db"), catalog=table.args.get("catalog"))
+
+    def restricted(first_page: int, end_page: int | None) -> str:
+        condition = f"ctid >= '({int(first_page)},0)'::tid"
+        if end_page is not None:
+            condition += f" AND ctid < '({int(end_page)},0)'::tid"
+        return tree.copy().where(condition, dialect="postgres").sql("postgres")
+
+    return name.sql("postgres"), restricted
+
+
+class PartitionedPostgresExecution(PostgresExecution):
+    """A large single-table read split into block ranges, each read by its own connection.
+
+    The connections share one snapshot (``pg_export_snapshot``), so together they return
+    exactly the rows one connection would have; batches come back in block order.
+    """
+
+    def __init__(self, *args: Any, partitions: int, row_cap: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partitions = partitions
+        self.row_cap = row_cap
+        self._helpers: list[PostgresExecution] = []
+
+    def _run(self) -> Iterator[pa.RecordBatch]:
+        plan = partition_plan(self.sql) if self.args is None else None
+        ranges = self._ranges(plan[0]) if plan is not None else None
+        if plan is None or ranges is None:
+            yield from super()._run()
+            return
+        restricted = plan[1]
+        cursor = self._cursor
+        mode = "ISOLATION LEVEL REPEATABLE READ" + (" READ ONLY" if self.spec.read_only else "")
+        cursor.execute(f"BEGIN {mode}")
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = str(cursor.fetchone()[0])
+        helpers = [
+            PostgresExecution(self.spec, restricted(first, end), {}, self.batch_rows)
+            for first, end in ranges[1:]
+        ]
+        with self._lock:
+            self._helpers = helpers
+        outputs: list[list[pa.RecordBatch]] = [[] for _ in helpers]
+        errors: list[BaseException] = []
+
+        def read(index: int, helper: PostgresExecution) -> None:
+            try:
+                helper._connect()
+                helper._cursor.execute(f"BEGIN {mode}")
+                helper._cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                outputs[index].extend(helper._run())
+            except BaseException as error:  # re-raised by the reading thread below
+                errors.append(error)
+
+        threads = [
+            threading.Thread(target=read, args=(i, h), name=f"pg-partition-{i + 1}", daemon=True)
+            for i, h in enumerate(helpers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            first_sql = restricted(*ranges[0])
+            cursor.execute(first_sql)
+            reader = cursor.fetch_record_batch()
+            self.schema, convert = _postgres_schema(reader.schema)
+            for batch in reader:
+                if self.cancelled:
+                    raise Cancelled
+                yield convert(batch)
+            for index, thread in enumerate(threads):
+                while thread.is_alive():
+                    thread.join(0.05)
+                    if self.cancelled:
+                        raise Cancelled
+                if errors:
+                    raise errors[0]
+                for batch in outputs[index]:
+                    yield convert(batch) if batch.schema != self.schema else batch
+                outputs[index] = []
+        finally:
+            if any(thread.is_alive() for thread in threads):
+                for helper in helpers:
+                    helper.cancel()
+            for thread in threads:
+                thread.join(5)
+            for helper in helpers:
+                helper.close()
+            with contextlib.suppress(Exception):
+                cursor.execute("COMMIT")
+
+    def _ranges(self, table: str) -> list[tuple[int, int | None]] | None:
+        """Block ranges for the table, or None when it is small, a view, or the cap is small."""
+        cursor = self._cursor
+        cursor.execute(
+            "SELECT c.relkind::text, c.relpages::int8, c.reltuples::float8 FROM pg_class c"
+            " WHERE c.oid = to_regclass($1::text)",
+            parameters=pa.RecordBatch.from_arrays([pa.array([table])], names=["$1"]),
+        )
+        row = cursor.fetchone()
+        if row is None or row[0] != "r" or int(row[1]) < PARTITION_MIN_PAGES:
+            return None
+        pages, tuples = int(row[1]), float(row[2])
+        if self.row_cap is not None and tuples > 0 and self.row_cap < tuples:
+            return None  # a capped read stops early; one reader is cheaper
+        step = -(-pages // self.partitions)
+        bounds = [i * step for i in range(self.partitions)]
+        return [
+            (first, bounds[i + 1] if i + 1 < len(bounds) else None)
+            for i, first in enumerate(bounds)
+        ]
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            helpers = list(self._helpers)
+        for helper in helpers:
+            with contextlib.suppress(Exception):
+                helper.cancel()
+        super()._interrupt()
+
+
 def _parameter_array(value: Any, wanted: pa.DataType) -> pa.Array:
     if value is None:
         return pa.nulls(1, type=pa.string() if isinstance(wanted, pa.BaseExtensionType) else wanted)
@@ -541,9 +695,22 @@ _STYLES: dict[str, Style] = {
 
 
 def open_execution(
-    spec: SourceSpec, sql: str, values: dict[str, Any], *, batch_rows: int = DEFAULT_BATCH_ROWS
+    spec: SourceSpec,
+    sql: str,
+    values: dict[str, Any],
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    partitions: int = 1,
+    row_cap: int | None = None,
 ) -> Execution:
-    """The fastest ``Execution`` for the datasource's dialect (nothing connects until iterated)."""
+    """The fastest ``Execution`` for the datasource's dialect (nothing connects until iterated).
+
+    ``partitions`` > 1 lets a large PostgreSQL single-table read use that many connections.
+    """
+    if spec.dialect == "postgresql" and partitions > 1:
+        return PartitionedPostgresExecution(
+            spec, sql, values, batch_rows, partitions=partitions, row_cap=row_cap
+        )
     kinds: dict[str, type[Execution]] = {
         "postgresql": PostgresExecution,
         "duckdb": DuckDBExecution,

@@ -141,6 +141,7 @@ class QueryEngine:
         keep_seconds: float = 3600.0,
         max_kept_runs: int = 10_000,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        partitions: int = 2,
     ) -> None:
         if workers < 1 or per_user_limit < 1 or max_rows < 1:
             raise ValueError("workers, per_user_limit and max_rows must be at least 1")
@@ -153,6 +154,8 @@ class QueryEngine:
         self.keep_seconds = keep_seconds
         self.max_kept_runs = max_kept_runs
         self.batch_rows = batch_rows
+        self.partitions = partitions
+        """Connections one large PostgreSQL table read may use (``fetch.partition_plan``)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="analytics-query"
         )
@@ -326,7 +329,12 @@ class QueryEngine:
 
     def _execute(self, flight: _Flight) -> ResultSet:
         execution = open_execution(
-            flight.spec, flight.statement.sql, flight.values, batch_rows=self.batch_rows
+            flight.spec,
+            flight.statement.sql,
+            flight.values,
+            batch_rows=self.batch_rows,
+            partitions=self.partitions,
+            row_cap=flight.cap,
         )
         with self._lock:
             if flight.cancelled:
