@@ -18,7 +18,11 @@ API_KEYS: Final = "analytics_ext:api_keys"
 ADMIN: Final = "analytics_ext:admin"
 """Server administration: every user account (admins only)."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN})
+DATASOURCES: Final = "analytics_ext:datasources"
+"""Datasources, their schemas and previews, and their grants (each checked by the sharing
+service: view, use, manage)."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES})
 
 NOTEBOOK_RESOURCES: Final = frozenset(
     {"kernels", "sessions", "contents", "terminals", "nbconvert", "lsp"}

@@ -63,7 +63,7 @@ from ..store import Database
 from ..store.models import Datasource, User
 from ..store.types import new_id
 from .activity import ActivityLog, RequestOrigin
-from .credentials import CredentialCipher
+from .credentials import CredentialCipher, CredentialError
 from .pagination import decode_cursor, encode_cursor
 from .schema_inspection import SchemaInspector
 from .sharing import SharedKind, SharingService
@@ -177,7 +177,10 @@ class DatasourceService:
     ) -> DatasourceOut:
         with self._db.transaction() as tx:
             access = self._sharing.require(tx, user_id, DATASOURCE, datasource_id, "manage")
-            current_url = self._full_url(access.obj)
+            try:
+                current_url = self._full_url(access.obj)
+            except Unavailable:  # a lost key: the manager re-enters the secrets with this patch
+                current_url = make_url(access.obj.url)
             revision = access.obj.revision
         new_url = None
         if patch.connection_given():
@@ -328,8 +331,26 @@ class DatasourceService:
         return self._cipher.encrypt(secrets, datasource_id) if secrets else None
 
     def _full_url(self, row: Datasource) -> URL:
-        secrets = self._cipher.decrypt(row.secrets, row.id) if row.secrets else {}
-        return join_secrets(make_url(row.url), secrets)
+        return join_secrets(make_url(row.url), self._secrets(row))
+
+    def _secrets(self, row: Datasource) -> Secrets:
+        if not row.secrets:
+            return {}
+        try:
+            return self._cipher.decrypt(row.secrets, row.id)
+        except CredentialError:
+            log.error("datasource %s: stored credentials cannot be decrypted", row.id)
+            raise Unavailable(
+                "this datasource's stored credentials cannot be decrypted (the server's "
+                "datasource key changed): someone who manages it must enter them again"
+            ) from None
+
+    def _secrets_or_none(self, row: Datasource) -> Secrets:
+        """For display only: an undecryptable secret still shows as present (masked)."""
+        try:
+            return self._secrets(row)
+        except Unavailable:
+            return {"password": ""}
 
     def _spec(self, row: Datasource) -> SourceSpec:
         return _spec_of(row.id, self._full_url(row), row.revision, _options(row))
@@ -340,7 +361,7 @@ class DatasourceService:
 
     def _out(self, row: Datasource, level: str) -> DatasourceOut:
         url = make_url(row.url)
-        secrets = self._cipher.decrypt(row.secrets, row.id) if row.secrets else {}
+        secrets = self._secrets_or_none(row)
         has_password = "password" in secrets
         query = {**dict(url.query), **dict.fromkeys(secrets.get("query", {}), MASK)}
         shown = _with_password(url, _MASKED if has_password else None).set(query={
