@@ -222,3 +222,19 @@ def test_statements_reaching_outside_the_database_are_named(dialect, sql, word):
 )
 def test_words_inside_strings_comments_and_names_are_not_flagged(dialect, sql):
     assert forbidden_statement_features(sql, dialect) == []
+
+
+def test_the_host_is_checked_again_at_every_new_connection():
+    """A host that turns into a denied address after it was saved is refused at connect time."""
+    from tests.support.services import require_service
+
+    require_service("postgresql")
+    spec = SourceSpec(id="p" * 22, url=make_url("postgresql+psycopg://postgres@localhost/postgres"))
+    allowed = create_datasource_engine(spec, UrlPolicy())
+    with allowed.connect() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    allowed.dispose()
+    denied = create_datasource_engine(spec, UrlPolicy(host_denylist=("127.0.0.0/8", "::1/128")))
+    with pytest.raises(Invalid, match="denied address"):
+        denied.connect()
+    denied.dispose()
