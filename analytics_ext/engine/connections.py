@@ -32,7 +32,7 @@ from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.pool import NullPool, QueuePool
 
 from .spec import SourceSpec
-from .urls import UrlPolicy, resolve_host
+from .urls import UrlPolicy
 
 LIBPQ_DRIVERS: Final = frozenset({"psycopg", "psycopg2"})
 NO_PASSFILE: Final = "/nonexistent/analytics_ext/no-passfile"
@@ -137,8 +137,8 @@ def _pin_checked_address(engine: Engine, spec: SourceSpec, policy: UrlPolicy) ->
 
     @event.listens_for(engine, "do_connect")
     def _check(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        policy.check_host(host, port)
-        address = str(resolve_host(host.strip("[]"), port)[0])
+        # The address connected to is one of those just checked: no second lookup to race.
+        address = str(policy.check_host(host, port)[0])
         if spec.dialect == "postgresql" and driver in LIBPQ_DRIVERS:
             cparams["hostaddr"] = address  # host stays for TLS name checks
         elif spec.dialect in {"mysql", "mariadb"} and not verify_name:

@@ -127,6 +127,9 @@ SECRET_OPTIONS: Final = frozenset(
 """Query options holding secrets: stored encrypted with the password, masked in answers."""
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 @dataclass(frozen=True)
 class UrlPolicy:
     """What the admin allows (``AnalyticsExtension`` datasource traits), as plain values."""
@@ -211,8 +214,9 @@ class UrlPolicy:
 
     # -- hosts -------------------------------------------------------------------------------
 
-    def check_host(self, host: str | None, port: int | None) -> None:
-        """Refuse a host that is missing, a socket path, denied, or resolves to a denied address."""
+    def check_host(self, host: str | None, port: int | None) -> list[Address]:
+        """The addresses ``host`` resolves to, all of them allowed; refuses a host that is
+        missing, a socket path, denied, or resolves to any denied address."""
         if not host:
             raise Invalid("url", "a host is required")
         if host.startswith(("/", "@", "\\")) or _has_control(host) or " " in host:
@@ -232,6 +236,7 @@ class UrlPolicy:
             outside = [a for a in addresses if not any(a in net for net in self._allow_nets)]
             if outside:
                 raise Invalid("url", f"host {host!r} is not in this server's host allow-list")
+        return addresses
 
     # -- files -------------------------------------------------------------------------------
 
@@ -255,9 +260,6 @@ class UrlPolicy:
         if must_exist and not path.is_file():
             raise Invalid("url", f"{what} does not exist")
         return path
-
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def resolve_host(host: str, port: int | None) -> list[Address]:

@@ -22,7 +22,7 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from sqlalchemy import column as sa_column
@@ -261,7 +261,11 @@ class DatasourceService:
             url = self._policy.check(url, is_admin=is_admin)
         except UnresolvableHost:
             return _failed(dialect, "host_unreachable", "the host name could not be resolved")
-        spec = _spec_of(body.datasource_id or "unsaved", url, 0, options)
+        spec = replace(
+            _spec_of(body.datasource_id or "unsaved", url, 0, options),
+            # A test holds a worker thread while it waits: never longer than this.
+            connect_timeout_seconds=min(options.connect_timeout_seconds, TEST_STATEMENT_TIMEOUT),
+        )
         return _probe(spec, self._policy)
 
     # -- schema and preview ------------------------------------------------------------------
