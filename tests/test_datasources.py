@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -341,8 +342,11 @@ def test_connection_failures_are_categorised_without_echoing_anything(
         (pg.set(host="no-such-host.invalid"), "host_unreachable"),
     ]
     for url, category in cases:
+        started = time.perf_counter()
         result = _test(world, url.render_as_string(hide_password=False), connect_timeout_seconds=1)
         assert (result.ok, result.category) == (False, category), url
+        # a hung server holds the worker no longer than the connect timeout (libpq's minimum: 2 s)
+        assert time.perf_counter() - started < 3.5, url
         text_shown = result.model_dump_json()
         for leak in ("s3cret", "no_such", str(url.port), "127.0.0.1"):
             assert leak not in text_shown, (leak, text_shown)

@@ -94,8 +94,9 @@ def connect_args(spec: SourceSpec, *, statement_timeout: float | None = None) ->
         return {"timeout": connect_timeout}
     if dialect in {"mysql", "mariadb"}:
         args = {"connect_timeout": connect_timeout, "local_infile": False}
-        if statement_timeout is not None:
-            args["read_timeout"] = max(1, math.ceil(statement_timeout))
+        # Bounds the handshake as well as each statement: a server that accepts the TCP
+        # connection and never answers would otherwise hold a worker thread forever.
+        args["read_timeout"] = max(1, math.ceil(timeout))
         if spec.read_only:
             args["init_command"] = "SET SESSION TRANSACTION READ ONLY"
         return args

@@ -541,7 +541,9 @@ def _failed(dialect: str, category: str, message: str) -> ConnectionTestResult:
 
 def _probe(spec: SourceSpec, policy: UrlPolicy) -> ConnectionTestResult:
     """Connect with the datasource's own safety settings, ask the version, time one round trip."""
-    statement_timeout = min(spec.timeout_seconds, TEST_STATEMENT_TIMEOUT)
+    # The test's statements are trivial: a server slower than the connect timeout is as good as
+    # unreachable (and MySQL's handshake waits this long, not the connect timeout).
+    statement_timeout = min(spec.timeout_seconds, max(spec.connect_timeout_seconds, 2.0))
     try:
         engine = create_datasource_engine(
             spec, policy, pooled=False, statement_timeout=statement_timeout
