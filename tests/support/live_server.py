@@ -149,3 +149,32 @@ def seed_account(db_url: str, username: str, password: str, **fields: object) ->
     finally:
         hasher.close()
         db.dispose()
+
+
+def create_user_with_cli(
+    workdir: Path, db_url: str, username: str, password: str, *options: str
+) -> str:
+    """``jupyter analytics users create`` (as ``python -m analytics_ext.app``) against ``db_url``,
+    the way an admin seeds a team server before starting it; returns what it printed.
+
+    ``options`` are the command's own (``--email=...``, ``--display-name=...``, ``--admin``,
+    ``--notebook``); the password goes through ``--password-stdin``. Jupyter's config and data
+    paths point into ``workdir``, so the developer's own configuration is never read.
+    """
+    command = [
+        sys.executable, "-m", "analytics_ext.app", "users", "create", username,
+        "--password-stdin", f"--AnalyticsExtension.db_url={db_url}", *options,
+    ]  # fmt: skip
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+        "JUPYTER_DATA_DIR": str(workdir / "data"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+    }
+    result = subprocess.run(
+        command, input=password + "\n", capture_output=True, text=True, env=environment,
+        timeout=120, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"users create {username} failed: {result.stderr or result.stdout}")
+    return result.stdout
