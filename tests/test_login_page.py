@@ -318,3 +318,11 @@ async def test_logout_ends_the_session_not_only_the_cookie(browser: Browser, cre
     assert browser.login_cookie() is None, "the browser is told to forget the cookie"
     browser.cookies[name] = old_cookie  # a copy kept elsewhere
     assert await _status(browser, "/api/user") == 401
+
+
+async def test_pages_never_carry_the_owner_token(jp_serverapp):
+    """JupyterLab would put the server token into every /lab page (then every account's browser
+    would act as the owner); the team server blanks it and keeps the rest of the config."""
+    hook = jp_serverapp.web_app.settings["page_config_hook"]
+    token = jp_serverapp.identity_provider.token
+    assert hook(None, {"token": token, "baseUrl": "/"}) == {"token": "", "baseUrl": "/"}
