@@ -537,6 +537,31 @@ async def test_last_enabled_admin_cannot_be_demoted_disabled_or_deleted(db, admi
     assert admin_service.update(None, ada, AdminUserUpdate(is_admin=False)).is_admin is False
 
 
+async def test_another_process_refuses_a_deleted_account(db):
+    """A second server process (its own revocation view, polling the shared store) must refuse
+    the deleted account's session too, though polling cannot see a deleted row: the two-step
+    deletion lets it see the account disabled first (with ``deletion_settle=timedelta(0)`` this
+    fails nearly every time: the other view keeps the account's enabled flags forever)."""
+    user_id = _add_user(db, "nora")
+    with db.transaction() as tx:
+        session = AuthSession(user_id=user_id, expires_at=utcnow() + timedelta(hours=1))
+        tx.add(session)
+        tx.flush()
+        session_id = session.id
+    other = RevocationView(db, poll_interval=0.2)
+    await other.start()
+    try:
+        assert other.principal(user_id, session_id) is not None
+        service = AdminUserService(
+            db, ActivityLog(), hasher=None, accounts=None,  # type: ignore[arg-type]
+            revocations=RevocationView(db, poll_interval=0.2),
+        )  # fmt: skip
+        await service.delete(None, user_id)
+        assert other.principal(user_id, session_id) is None
+    finally:
+        await other.stop()
+
+
 def test_a_demoted_admin_cannot_act_on_a_stale_view(db, admin_service):
     ada = _add_user(db, "ada", is_admin=True)
     grace = _add_user(db, "grace", is_admin=True)
