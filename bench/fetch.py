@@ -131,6 +131,7 @@ def run_contender(name: str, url: str) -> dict:
 def run_engine(url: str) -> tuple[float, int, int, dict]:
     from concurrent.futures import wait
 
+    import adbc_driver_postgresql.dbapi  # noqa: F401 -- loaded before the clock, as for "adbc"
     from sqlalchemy.engine import make_url
 
     from analytics_ext.engine.runs import QueryEngine

@@ -22,7 +22,10 @@ DATASOURCES: Final = "analytics_ext:datasources"
 """Datasources, their schemas and previews, and their grants (each checked by the sharing
 service: view, use, manage)."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES})
+QUERY: Final = "analytics_ext:query"
+"""Running queries on datasources the caller may use, their results and history."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES, QUERY})
 
 NOTEBOOK_RESOURCES: Final = frozenset(
     {"kernels", "sessions", "contents", "terminals", "nbconvert", "lsp"}

@@ -15,10 +15,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import secrets
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -187,7 +187,9 @@ class QueryEngine:
         bind(sql, values, spec.dialect, "named")  # missing or unused names: 422 now, not later
         cap = self._row_cap(spec, row_limit)
         key = cache_key(spec.id, spec.revision, statement.normalized, values, cap)
-        run = Run(id=uuid.uuid4().hex, owner=owner, source_id=spec.id, sql=sql, parameters=values)
+        run = Run(
+            id=secrets.token_urlsafe(16), owner=owner, source_id=spec.id, sql=sql, parameters=values
+        )
         with self._lock:
             self._expire_locked()
             active = sum(

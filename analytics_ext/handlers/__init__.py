@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import activity, admin, api_keys, auth, datasources, settings
+from . import activity, admin, api_keys, auth, datasources, query, settings
 from .base import AnalyticsHandler
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
 from .user import AvatarHandler, UserHandler
@@ -21,8 +21,9 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *auth.ROUTES,
     *admin.ROUTES,
     *datasources.ROUTES,
+    *query.ROUTES,
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
-    (r"/api/(?:admin|analytics|auth|datasources|user)/.*", NotFoundHandler),
+    (r"/api/(?:admin|analytics|auth|datasources|query|user)/.*", NotFoundHandler),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {

@@ -18,7 +18,9 @@ from ..auth.rate_limits import (
     default_limits,
 )
 from ..auth.tokens import AccessTokenCodec
+from ..engine.cache import RedisCache
 from ..engine.connections import ConnectionCache
+from ..engine.runs import QueryEngine
 from ..store import Database
 from .account_recovery import AccountRecovery, RecoverySettings
 from .accounts import AccountService
@@ -31,6 +33,7 @@ from .credentials import CredentialCipher
 from .datasources import DatasourceService, DatasourceSettings
 from .mail import Mailer
 from .profile import ProfileService
+from .queries import QueryService
 from .revocation import RevocationView
 from .schema_inspection import SchemaInspector
 from .settings import SettingsService
@@ -77,6 +80,7 @@ class Services:
     sharing: SharingService
     connections: ConnectionCache
     datasources: DatasourceService
+    queries: QueryService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -108,6 +112,10 @@ class Services:
             db, activity, sharing, cipher, policy, connections, SchemaInspector()
         )
         accounts = AccountService(db, activity, hasher, run)
+        engine = QueryEngine()
+        if redis_url:
+            engine.cache = RedisCache(redis_url, engine.budget, engine.spill_dir)
+        queries = QueryService(db, datasources, engine, executor.submit)
         recovery = AccountRecovery(
             db,
             activity,
@@ -151,6 +159,7 @@ class Services:
             sharing=sharing,
             connections=connections,
             datasources=datasources,
+            queries=queries,
             executor=executor,
         )
 
@@ -175,6 +184,7 @@ class Services:
 
     def close(self) -> None:
         self.hasher.close()
+        self.queries.close()  # first: a cancelled run records its end through the executor
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.connections.dispose_all()
         self.db.dispose()

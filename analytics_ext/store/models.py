@@ -252,3 +252,31 @@ class ObjectGrant(Base):
         String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueryRun(Base):
+    """One query a user ran (``GET /api/query/history``): what, where, and how it ended.
+
+    The id is the engine's run id. Rows are written when a run is submitted and updated when it
+    ends; results themselves live in the engine (memory or spill files), never in the store.
+    """
+
+    __tablename__ = "query_runs"
+    __table_args__ = (Index("ix_query_runs_user_created", "user_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    # SET NULL: the history of a deleted datasource stays its users' own record.
+    datasource_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("datasources.id", ondelete="SET NULL"), index=True
+    )
+    sql: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int | None] = mapped_column(Integer)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

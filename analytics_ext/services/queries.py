@@ -1,0 +1,174 @@
+"""Running queries for users: permission, the engine, and the history of what they ran.
+
+The engine (``analytics_ext.engine``) knows nothing of users or the store; this service is the
+seam. It resolves the datasource for the caller with ``use`` permission (``NotFound`` if they
+cannot see it, ``Forbidden`` if they may only view it), submits the statement, and records the
+run in ``query_runs`` when it starts and when it ends. Runs are visible only to whoever ran them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+
+from ..engine.export import json_rows
+from ..engine.runs import QueryEngine, Run, RunState
+from ..errors import Conflict
+from ..schemas.queries import (
+    ColumnOut,
+    HistoryItem,
+    HistoryPage,
+    HistoryQuery,
+    QueryRunCreate,
+    QueryRunOut,
+    ResultPage,
+)
+from ..store import Database
+from ..store.models import QueryRun
+from ..store.types import utcnow
+from .datasources import DatasourceService
+from .pagination import decode_cursor, encode_cursor
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY_ERROR = 1000
+
+
+def run_out(run: Run) -> QueryRunOut:
+    return QueryRunOut.model_validate(run.describe())
+
+
+class QueryService:
+    """``POST /api/query/run`` and friends: blocking methods, called through ``Services.run``."""
+
+    def __init__(
+        self,
+        db: Database,
+        datasources: DatasourceService,
+        engine: QueryEngine,
+        submit: Callable[..., Future[object]],
+    ) -> None:
+        self._db = db
+        self._datasources = datasources
+        self.engine = engine
+        self._submit = submit
+        """Schedules blocking work (recording a run's end) on the services' pool."""
+
+    def run(self, user_id: str, body: QueryRunCreate) -> QueryRunOut:
+        spec = self._datasources.source_for(user_id, body.datasource_id, "use")
+        run = self.engine.submit(
+            user_id,
+            spec,
+            body.sql,
+            body.parameters,
+            bypass_cache=body.bypass_cache,
+            row_limit=body.row_limit,
+        )
+        with self._db.transaction() as tx:
+            tx.add(
+                QueryRun(
+                    id=run.id,
+                    user_id=user_id,
+                    datasource_id=body.datasource_id,
+                    sql=body.sql,
+                    state=run.state.value,
+                    cached=run.cached,
+                )
+            )
+        run.future.add_done_callback(lambda _: self._submit(self._record_end, run))
+        return run_out(run)
+
+    def _record_end(self, run: Run) -> None:
+        try:
+            with self._db.transaction() as tx:
+                row = tx.get(QueryRun, run.id)
+                if row is None:
+                    return
+                row.state = run.state.value
+                row.rows = run.rows
+                row.elapsed_ms = round(run.elapsed_seconds * 1000)
+                row.cached = run.cached
+                row.error = run.error[:MAX_HISTORY_ERROR] if run.error else None
+                row.finished_at = utcnow()
+        except Exception:
+            log.exception("could not record the end of query run %s", run.id)
+
+    def status(self, user_id: str, run_id: str) -> QueryRunOut:
+        return run_out(self.engine.get(run_id, user_id))
+
+    def cancel(self, user_id: str, run_id: str) -> QueryRunOut:
+        return run_out(self.engine.cancel(run_id, user_id))
+
+    def _finished(self, user_id: str, run_id: str) -> Run:
+        run = self.engine.get(run_id, user_id)
+        if run.state in (RunState.QUEUED, RunState.RUNNING):
+            raise Conflict("the query is still running; poll the run until it has succeeded")
+        if run.state is not RunState.SUCCEEDED or run.result is None:
+            raise Conflict(f"the query {run.state.value} and has no result: {run.error}")
+        return run
+
+    def page(self, user_id: str, run_id: str, offset: int, limit: int) -> ResultPage:
+        run = self._finished(user_id, run_id)
+        assert run.result is not None
+        table = run.result.page(offset, limit)
+        rows = [row for batch in table.to_batches() for row in json_rows(batch)]
+        return ResultPage(
+            run_id=run.id,
+            offset=offset,
+            limit=limit,
+            total_rows=run.result.num_rows,
+            columns=[ColumnOut(name=f.name, type=str(f.type)) for f in run.result.schema],
+            rows=rows,
+        )
+
+    def arrow_stream(self, user_id: str, run_id: str, offset: int, limit: int) -> Iterator[bytes]:
+        """An Arrow IPC stream of the page (the handler pulls chunks off the event loop)."""
+        run = self._finished(user_id, run_id)
+        assert run.result is not None
+        return run.result.ipc_stream(offset, limit)
+
+    def history(self, user_id: str, query: HistoryQuery) -> HistoryPage:
+        statement = select(QueryRun).where(QueryRun.user_id == user_id)
+        if query.datasource_id is not None:
+            statement = statement.where(QueryRun.datasource_id == query.datasource_id)
+        if query.cursor is not None:
+            at, last_id = decode_cursor(query.cursor)
+            statement = statement.where(
+                or_(
+                    QueryRun.created_at < at,
+                    and_(QueryRun.created_at == at, QueryRun.id < last_id),
+                )
+            )
+        statement = statement.order_by(QueryRun.created_at.desc(), QueryRun.id.desc())
+        with self._db.transaction() as tx:
+            rows = tx.scalars(statement.limit(query.limit + 1)).all()
+            items = [_history_item(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        last = rows[query.limit - 1] if more else None
+        return HistoryPage(
+            items=items,
+            next_cursor=encode_cursor(last.created_at, last.id) if last is not None else None,
+        )
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _history_item(row: QueryRun) -> HistoryItem:
+    finished: datetime | None = row.finished_at
+    return HistoryItem(
+        id=row.id,
+        datasource_id=row.datasource_id,
+        sql=row.sql,
+        state=row.state,
+        rows=row.rows,
+        elapsed_seconds=None if row.elapsed_ms is None else row.elapsed_ms / 1000,
+        cached=row.cached,
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=finished,
+    )
