@@ -162,8 +162,12 @@ class AuthService:
         """
         name = canonical_username(username_or_email) if isinstance(username_or_email, str) else ""
         name = name[: MAX_LOGIN_NAME_LENGTH + 1]
-        self._limiter.hit(self._address_limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS))
-        self._limiter.check(self._failure_limit, name)
+        await self._run(
+            self._limiter.hit,
+            self._address_limit,
+            address_key(origin.ip_address or _UNKNOWN_ADDRESS),
+        )
+        await self._run(self._limiter.check, self._failure_limit, name)
 
         account = None
         if name and len(name) <= MAX_LOGIN_NAME_LENGTH:
@@ -178,12 +182,12 @@ class AuthService:
             # Counted per submitted name, account or not, so a lockout reveals nothing. A racing
             # attempt may already have locked the name: this one still answers 401.
             with contextlib.suppress(RateLimited):
-                self._limiter.hit(self._failure_limit, name)
+                await self._run(self._limiter.hit, self._failure_limit, name)
             if account is not None:
                 await self._run(self._record_failure, account.id, origin)
             raise Unauthenticated()
 
-        self._limiter.reset(self._failure_limit, name)
+        await self._run(self._limiter.reset, self._failure_limit, name)
         assert account.password_hash is not None
         new_hash = None
         if self._hasher.needs_rehash(account.password_hash):
@@ -461,7 +465,7 @@ class AuthService:
             RateLimited: the account is locked after repeated failures.
         """
         account = await self._run(self._password_account, user_id)
-        self._limiter.check(self._failure_limit, account.username)
+        await self._run(self._limiter.check, self._failure_limit, account.username)
         if account.password_hash is None:
             await self._hasher.verify_dummy(current_password)
             verified = False
@@ -469,9 +473,9 @@ class AuthService:
             verified = await self._hasher.verify(account.password_hash, current_password)
         if not verified:
             with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
-                self._limiter.hit(self._failure_limit, account.username)
+                await self._run(self._limiter.hit, self._failure_limit, account.username)
             raise Invalid("current_password", "incorrect")
-        self._limiter.reset(self._failure_limit, account.username)
+        await self._run(self._limiter.reset, self._failure_limit, account.username)
         try:
             check_password_policy(new_password, username=account.username, email=account.email)
         except Invalid as error:

@@ -9,12 +9,13 @@ change so its owner notices a takeover.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..auth.passwords import PasswordHasher
-from ..auth.rate_limits import Limit, LimitName, RateLimiter, default_limits
+from ..auth.rate_limits import Limit, LimitName, RateLimited, RateLimiter, default_limits
 from ..errors import AnalyticsError, Invalid, NotFound
 from ..schemas.users import UserOut, UserProfileUpdate
 from ..store import Database
@@ -80,22 +81,25 @@ class ProfileService:
         return after
 
     async def _check_password(self, user_id: str, password: str | None) -> None:
-        stored = await self._run(self._password_hash, user_id)
+        username, stored = await self._run(self._password_hash, user_id)
         if stored is None:
             return  # the owner: authenticated by the server's token, has no password to ask for
         if password is None:
             raise Invalid("current_password", "required to change the email address")
-        self._limiter.check(self._failure_limit, user_id)
+        # The login lock of the account (keyed by its canonical username, as login keys it).
+        await self._run(self._limiter.check, self._failure_limit, username)
         if not await self._hasher.verify(stored, password):
-            self._limiter.hit(self._failure_limit, user_id)
+            with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
+                await self._run(self._limiter.hit, self._failure_limit, username)
             raise Invalid("current_password", "incorrect")
+        await self._run(self._limiter.reset, self._failure_limit, username)
 
-    def _password_hash(self, user_id: str) -> str | None:
+    def _password_hash(self, user_id: str) -> tuple[str, str | None]:
         with self._db.transaction() as tx:
             user = tx.get(User, user_id)
             if user is None:
                 raise NotFound("user not found")
-            return user.password_hash
+            return user.username, user.password_hash
 
     async def _announce(self, before: UserOut, after: UserOut, origin: RequestOrigin) -> None:
         """Verification to the new address, a notice to the old one; failures are logged: the

@@ -65,7 +65,9 @@ class SignupService:
             RateLimited: too many sign-ups from this client address (``register:address``).
             Invalid, Conflict: as ``AccountService.create``.
         """
-        self._limiter.hit(self._limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS))
+        await self._run(
+            self._limiter.hit, self._limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS)
+        )
         account = NewAccount(
             username=username,
             password=password,
