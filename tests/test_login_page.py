@@ -260,6 +260,42 @@ async def test_owner_logs_in_with_empty_username_and_jupyter_token(
     assert me.code == 200
     assert b'"is_owner": true' in me.body
 
+    # The owner's cookie names a real session too: listed, and ended by logging out.
+    sessions = await browser.request("GET", "/api/auth/sessions")
+    assert sessions.code == 200
+    assert b'"current": true' in sessions.body
+    name = browser.login_cookie()
+    old_cookie = browser.cookies[name]
+    await browser.request("GET", "/logout")
+    browser.cookies[name] = old_cookie  # a copy kept elsewhere
+    assert await _status(browser, "/api/user") == 401
+
+
+async def test_opening_a_page_with_the_token_logs_the_browser_in_revocably(
+    browser: Browser, jp_serverapp, server_services
+):
+    token = jp_serverapp.identity_provider.token
+    page = await browser.request("GET", "/login", token=token)  # any page (JupyterLab's /lab)
+    assert page.code == 302  # logged in: the login page sends it on
+    assert browser.login_cookie() is not None
+    assert await _status(browser, "/api/user") == 200
+    [session] = await server_services.run(
+        server_services.auth.list_sessions, server_services.users.cached_owner().id, None
+    )
+    await server_services.run(server_services.auth.logout, session.id)
+    assert await _status(browser, "/api/user") == 401
+
+
+async def test_api_calls_with_the_token_in_the_url_open_no_session(
+    browser: Browser, jp_serverapp, server_services
+):
+    token = jp_serverapp.identity_provider.token
+    reply = await browser.request("GET", "/api/user", token=token)
+    assert reply.code == 200
+    assert browser.login_cookie() is None
+    owner = server_services.users.cached_owner()
+    assert await server_services.run(server_services.auth.list_sessions, owner.id, None) == []
+
 
 async def test_owner_login_with_a_wrong_token_is_refused(browser: Browser):
     response = await browser.log_in("", "not-the-server-token")

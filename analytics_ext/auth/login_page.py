@@ -134,7 +134,7 @@ class TeamLoginHandler(LoginFormHandler):
             await self.services.run(self.services.limiter.hit, _OWNER_LOGIN_LIMIT, address)
             if not provider.is_owner_password(password):
                 raise Unauthenticated()
-            return await provider.owner(self, self.services)
+            return await provider.owner_session(self, self.services)
         origin = RequestOrigin(self.request.remote_ip, self.request.headers.get("User-Agent"))
         pair = await self.services.auth.login(username, password, origin)
         principal = self.services.auth.authenticate(pair.access_token)

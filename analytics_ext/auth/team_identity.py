@@ -6,7 +6,8 @@ that is present but wrong is never passed over for a weaker one:
 1. ``Authorization: Bearer aek_...``: an API key, bounded by its scopes.
 2. ``Authorization: Bearer <JWT>``: an access token from ``/api/auth/login`` or ``/refresh``.
 3. Jupyter's own token (``?token=`` or ``Authorization: token ...``): the owner, first admin.
-4. The login cookie set by our ``/login`` page: a login session, or the owner.
+4. The login cookie set by our ``/login`` page (or a page opened with ``?token=``): it names a
+   login session, so logging out or revoking the session ends it, the owner's included.
 
 1-3 are header (or URL) credentials a browser never attaches by itself, so they mark the request
 token-authenticated: no XSRF check, as for Jupyter's token. The cookie keeps XSRF.
@@ -18,6 +19,7 @@ per request.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import math
@@ -26,16 +28,15 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.auth.identity import User
+from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from traitlets import default
 
 from ..errors import Unauthenticated
 from ..services import SETTINGS_KEY, Services
+from ..services.activity import RequestOrigin
 from .identity import AnalyticsUser, LocalIdentityProvider, principal_user
 from .secret_tokens import looks_like_secret
-
-COOKIE_OWNER = "owner"
-"""The ``u`` of a login cookie that belongs to the owner (logged in with Jupyter's token)."""
 
 
 class TeamIdentityProvider(LocalIdentityProvider):
@@ -83,10 +84,12 @@ class TeamIdentityProvider(LocalIdentityProvider):
         credential = credential.strip()
         if self.is_owner_token(self.get_token(handler) or ""):
             handler._token_authenticated = True  # type: ignore[attr-defined]
-            user = await self.owner(handler, services)
-            if not header:  # a browser opening ?token=...: keep it logged in by cookie
+            if not header and handler.request.method == "GET" and not _is_api(handler):
+                # A browser opening /lab?token=...: log it in with a revocable session cookie.
+                user = await self.owner_session(handler, services)
                 self.set_login_cookie(handler, user)
-            return user
+                return user
+            return await self.owner(handler, services)
         if scheme.lower() == "bearer" and credential:
             if looks_like_secret(credential):
                 return await self._api_key_user(handler, services)
@@ -94,6 +97,16 @@ class TeamIdentityProvider(LocalIdentityProvider):
         if header:
             return None  # an Authorization header we do not accept: no fallback to the cookie
         return await self._cookie_user(handler, services)
+
+    async def owner_session(self, handler: web.RequestHandler, services: Services) -> AnalyticsUser:
+        """The owner with a new login session (browser logins with the server token), so the
+        cookie it gets is listed in the sessions, ends at logout and can be revoked."""
+        owner = await self.owner(handler, services)
+        origin = RequestOrigin(handler.request.remote_ip, handler.request.headers.get("User-Agent"))
+        session_id = await services.run(
+            services.auth.open_browser_session, owner.user_id, origin, "server_token"
+        )
+        return dataclasses.replace(owner, session_id=session_id)
 
     def is_owner_token(self, candidate: str) -> bool:
         """Whether ``candidate`` is Jupyter's server token (compared in constant time)."""
@@ -130,13 +143,12 @@ class TeamIdentityProvider(LocalIdentityProvider):
         Signed with the server's cookie secret (tornado secure cookie), so it cannot be forged;
         it holds no secret itself, and a revoked session makes it worthless at once.
         """
+        if not isinstance(user, AnalyticsUser) or not user.session_id:
+            # Every cookie names a revocable session; anything else would outlive a logout.
+            raise ValueError("a login cookie needs an analytics user with a session")
         services: Services = handler.settings[SETTINGS_KEY]
         lifetime = services.auth.session_lifetime.total_seconds()
-        if isinstance(user, AnalyticsUser) and user.session_id:
-            value = {"u": user.user_id, "s": user.session_id}
-        else:
-            value = {"u": COOKIE_OWNER, "s": ""}
-        value["e"] = int(time.time() + lifetime)
+        value = {"u": user.user_id, "s": user.session_id, "e": int(time.time() + lifetime)}
         options: dict[str, Any] = {**self.cookie_options}
         options.setdefault("httponly", True)
         options.setdefault("samesite", "Lax")
@@ -157,8 +169,6 @@ class TeamIdentityProvider(LocalIdentityProvider):
         value = _parse_cookie(raw)
         if value is None or value["e"] < time.time():
             return None
-        if value["u"] == COOKIE_OWNER:
-            return await self.owner(handler, services)
         principal = services.revocations.principal(value["u"], value["s"])
         if principal is None:
             return None
@@ -180,6 +190,11 @@ def _without_server_token(previous: PageConfigHook | None) -> PageConfigHook:
     return hook
 
 
+def _is_api(handler: web.RequestHandler) -> bool:
+    """REST calls with ``?token=`` (scripts) get no session and no cookie: only page loads do."""
+    return isinstance(handler, APIHandler)
+
+
 def _parse_cookie(raw: bytes | None) -> dict[str, Any] | None:
     if not raw:
         return None
@@ -192,7 +207,8 @@ def _parse_cookie(raw: bytes | None) -> dict[str, Any] | None:
         or not isinstance(value.get("u"), str)
         or not isinstance(value.get("s"), str)
         or not isinstance(value.get("e"), int)
-        or (value["u"] != COOKIE_OWNER and not value["s"])
+        or not value["u"]
+        or not value["s"]
     ):
         return None
     return value

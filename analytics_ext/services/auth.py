@@ -256,6 +256,31 @@ class AuthService:
             )  # fmt: skip
             return self._pair(user.id, session.id, refresh, now)
 
+    def open_browser_session(self, user_id: str, origin: RequestOrigin, method: str) -> str:
+        """A login session for someone already authenticated another way (the owner with the
+        server token), so the browser's cookie can be listed and revoked like any other.
+
+        No refresh token: the cookie names the session, which lives ``session_lifetime``.
+        Returns the session id.
+        """
+        now = utcnow()
+        with self._db.transaction() as tx:
+            session = AuthSession(
+                user_id=user_id,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + self._settings.session_lifetime,
+                ip_address=origin.ip_address,
+                user_agent=(origin.user_agent or None) and origin.user_agent[:256],
+            )
+            tx.add(session)
+            tx.flush()
+            self._activity.record(
+                tx, user_id, "auth.login", origin=origin, target=("session", session.id),
+                details={"method": method},
+            )  # fmt: skip
+            return session.id
+
     # --- refresh -----------------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str, origin: RequestOrigin) -> TokenPair:
