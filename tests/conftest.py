@@ -25,7 +25,7 @@ from tests.support.services import require_service
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
-TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 -- a test account's password
+TEST_PASSWORD = "correct horse battery staple"
 
 PG_ADMIN_URL = os.environ.get(
     "ANALYTICS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -27,7 +27,8 @@ async def test_access_token_authenticates_our_api(create_account, login):
 
 async def test_jupyter_token_is_the_owner_and_admin(api: ApiClient):
     me = await api.get("/api/user")
-    assert me["is_owner"] and me["is_admin"]
+    assert me["is_owner"]
+    assert me["is_admin"]
 
 
 @pytest.mark.parametrize(
