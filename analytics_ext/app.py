@@ -176,6 +176,7 @@ class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, Extensi
             auth_settings=self.auth_settings(),
             hasher=PasswordHasher(),
             redis_url=self.redis_url or None,
+            revocation_poll_interval=self.revocation_poll_interval,
             datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
         )
         self.settings[SETTINGS_KEY] = self.services

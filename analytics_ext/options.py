@@ -107,6 +107,21 @@ class AccountOptions(Configurable):
         config=True,
     )
 
+    revocation_poll_interval = Float(
+        0.5,
+        help="""Seconds between this process's checks of the store for sessions ended and
+        accounts changed by other server processes (the bound on how long another process may
+        still accept a revoked token). With `redis_url` set, changes arrive at once by pub/sub
+        and polling is only the safety net, so it may be raised.""",
+        config=True,
+    )
+
+    @validate("revocation_poll_interval")
+    def _check_revocation_poll_interval(self, proposal: dict) -> float:
+        if not 0.05 <= proposal["value"] <= 300:
+            raise ValueError("revocation_poll_interval must be between 0.05 and 300 seconds")
+        return proposal["value"]
+
     password_reset_lifetime = Int(
         30 * 60, help="Seconds a password-reset link stays valid (single use).", config=True
     )

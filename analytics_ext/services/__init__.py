@@ -97,13 +97,16 @@ class Services:
         hasher: PasswordHasher | None = None,
         redis_url: str | None = None,
         datasource_settings: DatasourceSettings,
+        revocation_poll_interval: float = 0.5,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
         limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
         hasher = hasher or PasswordHasher()
         run = functools.partial(_run_in, executor)
-        revocations = RevocationView(db, redis_url=redis_url, run=run)
+        revocations = RevocationView(
+            db, poll_interval=revocation_poll_interval, redis_url=redis_url, run=run
+        )
         users = UserService(db, activity)
         sharing = SharingService(db, activity)
         connections = ConnectionCache(datasource_settings.policy)
