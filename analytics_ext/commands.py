@@ -30,8 +30,14 @@ if TYPE_CHECKING:
 def _configured_extension(app: JupyterApp):  # -> AnalyticsExtension (import cycle otherwise)
     from .app import AnalyticsExtension
 
+    # A config file that fails to load must stop the command: carrying on would silently act on
+    # the default store (and create it), not the one the server uses.
+    app.raise_config_file_errors = True
     for name in ("jupyter_server_config", "jupyter_analytics_ext_config"):
-        Application.load_config_file(app, name, path=app.config_file_paths)
+        try:
+            Application.load_config_file(app, name, path=app.config_file_paths)
+        except Exception as error:  # any error the admin's Python config raises
+            _fail(f"could not load the {name} configuration: {type(error).__name__}: {error}")
     # Command-line flags (--AnalyticsExtension.db_url=...) win over files, as in the server.
     app.update_config(app.cli_config)
     return AnalyticsExtension(config=app.config)

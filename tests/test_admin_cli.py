@@ -91,10 +91,12 @@ def test_create_reads_the_password_from_stdin(store_url: str, tmp_path: Path):
     db = Database(store_url)
     try:
         with db.transaction() as tx:
-            types = tx.scalars(
-                sql_select(ActivityEvent.type).where(ActivityEvent.user_id == ada.id)
-            )
-            assert list(types) == ["user.created"]
+            events = tx.execute(
+                sql_select(ActivityEvent.type, ActivityEvent.details).where(
+                    ActivityEvent.user_id == ada.id
+                )
+            ).all()
+            assert [(kind, details["by"]) for kind, details in events] == [("user.created", "cli")]
     finally:
         db.dispose()
 
@@ -290,6 +292,20 @@ def test_reads_the_server_config_file(sqlite_url: str, tmp_path: Path):
     )
     assert created.returncode == 0, created.stderr
     assert _user(sqlite_url, "ada") is not None
+
+
+def test_a_broken_config_file_stops_the_command(tmp_path: Path):
+    """Not a silent fall-back to the default store (which it would also create)."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.py").write_text(
+        "import os\nc.AnalyticsExtension.db_url = os.environ['ANALYTICS_DB_URL']\n"
+    )
+    result = users(
+        "create", "ada", "--password-stdin", store=None, tmp_path=tmp_path, stdin=PASSWORD
+    )
+    _one_line_error(result, "jupyter_server_config", "KeyError", "ANALYTICS_DB_URL")
+    assert not (tmp_path / "data" / "analytics_ext" / "analytics.sqlite").exists()
 
 
 def test_users_without_a_known_subcommand_lists_them(tmp_path: Path):

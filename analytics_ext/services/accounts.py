@@ -82,8 +82,11 @@ class AccountService:
         *,
         actor_id: str | None = None,
         origin: RequestOrigin | None = None,
+        via: str = "signup",
     ) -> UserOut:
         """Create an account after checking every field, then return it.
+
+        ``via`` says how in the ``user.created`` event: ``signup``, ``admin`` or ``cli``.
 
         Raises:
             Invalid: a malformed username or email, or a password the policy refuses (the
@@ -101,8 +104,9 @@ class AccountService:
         await self._run(self._check_free, username, email)
         password_hash = await self._hasher.hash(account.password)
         return await self._run(
-            self._insert, account, username, email, display_name, password_hash, actor_id, origin
-        )
+            self._insert,
+            account, username, email, display_name, password_hash, actor_id, origin, via,
+        )  # fmt: skip
 
     def _check_free(self, username: str, email: str | None) -> None:
         """Fail before hashing when the name is taken (the insert still decides races)."""
@@ -124,6 +128,7 @@ class AccountService:
         password_hash: str,
         actor_id: str | None,
         origin: RequestOrigin | None,
+        via: str,
     ) -> UserOut:
         now = utcnow()
         try:
@@ -149,7 +154,7 @@ class AccountService:
                     actor_id=actor_id or user.id,
                     origin=origin,
                     details={
-                        "by": "admin" if actor_id else "signup",
+                        "by": via,
                         "is_admin": account.is_admin,
                         "notebook_role": account.notebook_role,
                     },

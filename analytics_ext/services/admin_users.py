@@ -172,7 +172,9 @@ class AdminUserService:
             is_admin=body.is_admin,
             notebook_role=body.notebook_role,
         )
-        created = await self._accounts.create(account, actor_id=actor_id, origin=origin)
+        created = await self._accounts.create(
+            account, actor_id=actor_id, origin=origin, via="admin" if actor_id else "cli"
+        )
         return await self._run(self.get, created.id)
 
     # --- changing -----------------------------------------------------------------------------
