@@ -13,9 +13,12 @@ subprocess so its peak memory is its own:
   the ceiling on how fast the rows can leave the server
 - ``engine``: ``QueryEngine.submit`` (cache bypassed) → Arrow result → ``to_pandas()``, in-process
 
-Ratios use medians; memory is the peak RSS growth during the fetch (``ru_maxrss`` after minus RSS
-before), compared with ADBC's. The engine run also reports a cached repeat (time to a finished
-run, against the uncached run's) and how many statements 8 identical concurrent runs sent.
+Every clock starts before the contender connects (the engine opens its own connections per
+run, so the readers pay for theirs too) and stops when the DataFrame exists. Ratios use medians;
+memory is the peak RSS growth during the fetch (``ru_maxrss`` after minus RSS before, drivers
+already imported), compared with ADBC's. The engine run also reports a cached repeat (time to
+a finished run, against the uncached run's) and how many statements 8 identical concurrent runs
+sent.
 """
 
 from __future__ import annotations
@@ -83,9 +86,9 @@ def run_contender(name: str, url: str) -> dict:
     elif name == "adbc":
         import adbc_driver_postgresql.dbapi as adbc
 
-        connection = adbc.connect(url)
         before = rss_bytes()
         started = time.perf_counter()
+        connection = adbc.connect(url)
         cursor = connection.cursor()
         cursor.execute(QUERY)
         frame = cursor.fetch_arrow_table().to_pandas()
@@ -102,9 +105,9 @@ def run_contender(name: str, url: str) -> dict:
     elif name == "copy drain":
         import psycopg
 
-        connection = psycopg.connect(url)
         before = rss_bytes()
         started = time.perf_counter()
+        connection = psycopg.connect(url)
         size = 0
         with (
             connection.cursor() as cursor,
