@@ -338,6 +338,11 @@ class AuthService:
                 return self._revoke_reused(tx, session, origin, now)
             session.last_used_at = now
             refresh = self._add_refresh_token(tx, session, now)
+            # Every rotation is a change to the session (one event), so the log shows a stolen
+            # refresh token in use from another address before any reuse is detected.
+            self._activity.record(
+                tx, user.id, "auth.token_refreshed", origin=origin, target=("session", session.id)
+            )
             return self._pair(user.id, session.id, refresh, now)
 
     def _revoke_reused(
