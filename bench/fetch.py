@@ -181,10 +181,16 @@ def create_database(rows: int) -> tuple[str, str]:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(CREATE.replace("{rows}", str(int(rows))))
-        connection.execute("VACUUM ANALYZE bench_rows")
-        size = connection.execute("SELECT pg_size_pretty(pg_table_size('bench_rows'))").fetchone()
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(CREATE.replace("{rows}", str(int(rows))))
+            connection.execute("VACUUM ANALYZE bench_rows")
+            size = connection.execute(
+                "SELECT pg_size_pretty(pg_table_size('bench_rows'))"
+            ).fetchone()
+    except BaseException:
+        drop_database(name)
+        raise
     print(f"database {name}: {rows:,} rows x 10 columns, table {size[0] if size else '?'}")
     return name, url
 

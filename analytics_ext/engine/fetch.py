@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -110,15 +111,17 @@ class Execution(ABC):
         return QueryFailed(_first_line(error))
 
 
+_ADBC_PREFIX = re.compile(r"^.*?Failed to (?:prepare|execute) query(?: '.*?')?: ", re.DOTALL)
+"""ADBC repeats the statement before the server's message: the caller wrote it, drop it."""
+
+
 def _first_line(error: Exception) -> str:
     """The database's message without driver prefixes, SQLSTATE trailers or the query text."""
     text = str(error).strip() or type(error).__name__
     for prefix in ("INVALID_STATE: ", "NOT_FOUND: ", "IO: ", "INVALID_ARGUMENT: ", "UNKNOWN: "):
         text = text.removeprefix(prefix)
     text = text.replace("[libpq] ", "")
-    for marker in ("Failed to prepare query: ", "Failed to execute query: "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
+    text = _ADBC_PREFIX.sub("", text, count=1)
     text = text.splitlines()[0] if text else "the query failed"
     return text.removeprefix("ERROR:  ").strip()[:500] or "the query failed"
 
