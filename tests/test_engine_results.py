@@ -146,3 +146,30 @@ def test_json_round_trip() -> None:
     }
     assert rows[7]["text"] is None
     assert json.loads(exported("json", table.slice(0, 0))) == []
+
+
+def test_mariadb_fallback_result_spills_and_pages_identically() -> None:
+    from tests.support.engine import mariadb_database
+
+    sql = (
+        "SELECT seq AS i, CAST(seq / 100 AS DECIMAL(12, 2)) AS amount,"
+        " TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND AS at,"
+        " IF(seq % 7 = 0, NULL, CONCAT('row ', seq)) AS label FROM seq_1_to_200000"
+    )
+    with (
+        mariadb_database() as url,
+        query_engine(memory_budget_bytes=1024 * 1024, batch_rows=10_000) as small,
+        query_engine(batch_rows=10_000) as large,
+    ):
+        spec = spec_for(url)
+        spilled = finished(small.submit("alice", spec, sql), timeout=60)
+        held = finished(large.submit("alice", spec, sql), timeout=60)
+        assert spilled.result is not None, spilled.error
+        assert held.result is not None, held.error
+        assert spilled.result.spilled
+        assert not held.result.spilled
+        assert spilled.result.schema.field("amount").type == pa.decimal128(12, 2)
+        assert spilled.result.schema.field("at").type == pa.timestamp("us")
+        for offset, limit in [(0, 5), (9_995, 10), (199_990, 20)]:
+            assert spilled.result.page(offset, limit).equals(held.result.page(offset, limit))
+        assert spilled.result.page(6, 1).column("label").to_pylist() == [None]  # seq 7
