@@ -30,6 +30,7 @@ from analytics_ext.services.activity import ActivityLog, RequestOrigin
 from analytics_ext.services.credentials import CredentialCipher
 from analytics_ext.services.datasources import DatasourceService
 from analytics_ext.services.schema_inspection import SchemaInspector
+from analytics_ext.services.settings import SettingsService
 from analytics_ext.services.sharing import SharingService
 from analytics_ext.store import Database, upgrade_schema
 from analytics_ext.store.models import ActivityEvent, User
@@ -71,7 +72,7 @@ def make_world(db: Database, folder: Path) -> World:
     connections = ConnectionCache(policy)
     service = DatasourceService(
         db, activity, sharing, CredentialCipher(os.urandom(32)), policy, connections,
-        SchemaInspector(),
+        SchemaInspector(), SettingsService(db, activity),
     )  # fmt: skip
     ids = {}
     with db.transaction() as tx:

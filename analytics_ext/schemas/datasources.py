@@ -214,13 +214,18 @@ class SchemaQuery(QueryModel):
     refresh: bool = False
 
 
+PREVIEW_MAX_ROWS = 1000
+"""The most rows a preview returns, whatever is asked or set."""
+
+
 class PreviewQuery(QueryModel):
     """``GET /api/datasources/preview``: the first rows of one table or view."""
 
     datasource_id: Id
     schema_: Identifier | None = Field(None, alias="schema")
     table: Identifier
-    limit: int = Field(100, ge=1, le=1000)
+    limit: int | None = Field(None, ge=1, le=PREVIEW_MAX_ROWS)
+    """Rows to show; none: the caller's ``default_row_limit`` setting (at most 1000)."""
 
 
 class ForeignKeyOut(ResponseModel):

@@ -108,17 +108,18 @@ class Services:
             db, poll_interval=revocation_poll_interval, redis_url=redis_url, run=run
         )
         users = UserService(db, activity)
+        settings = SettingsService(db, activity)
         sharing = SharingService(db, activity)
         connections = ConnectionCache(datasource_settings.policy)
         policy, cipher = datasource_settings.policy, CredentialCipher(datasource_settings.key)
         datasources = DatasourceService(
-            db, activity, sharing, cipher, policy, connections, SchemaInspector()
+            db, activity, sharing, cipher, policy, connections, SchemaInspector(), settings
         )
         accounts = AccountService(db, activity, hasher, run)
         engine = QueryEngine()
         if redis_url:
             engine.cache = RedisCache(redis_url, engine.budget, engine.spill_dir)
-        queries = QueryService(db, datasources, engine, executor.submit)
+        queries = QueryService(db, datasources, engine, executor.submit, settings)
         recovery = AccountRecovery(
             db,
             activity,
@@ -140,7 +141,7 @@ class Services:
             users=users,
             avatars=AvatarService(db, activity),
             api_keys=ApiKeyService(db, activity, limiter),
-            settings=SettingsService(db, activity),
+            settings=settings,
             hasher=hasher,
             accounts=accounts,
             admin_users=AdminUserService(db, activity, hasher, accounts, revocations, run=run),

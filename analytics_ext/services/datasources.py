@@ -43,6 +43,7 @@ from ..engine.urls import SECRET_OPTIONS, UnresolvableHost, UrlPolicy
 from ..errors import Conflict, Invalid, NotFound, Unavailable
 from ..schemas.datasources import (
     MASK,
+    PREVIEW_MAX_ROWS,
     ConnectionFields,
     ConnectionTest,
     ConnectionTestResult,
@@ -66,6 +67,7 @@ from .activity import ActivityLog, RequestOrigin
 from .credentials import CredentialCipher, CredentialError
 from .pagination import decode_cursor, encode_cursor
 from .schema_inspection import SchemaInspector
+from .settings import SettingsService
 from .sharing import SharedKind, SharingService
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,9 @@ class DatasourceService:
         policy: UrlPolicy,
         connections: ConnectionCache,
         inspector: SchemaInspector,
+        settings: SettingsService,
     ) -> None:
+        self._settings = settings
         self._db = db
         self._activity = activity
         self._sharing = sharing
@@ -282,7 +286,9 @@ class DatasourceService:
         """The first rows of a table the inspector returned, its names quoted by the dialect."""
         spec = self.source_for(user_id, query.datasource_id, "use")
         engine = self._connections.engine_for(spec)
-        limit = min(query.limit, spec.row_limit or query.limit)
+        # No limit asked: the user's default_row_limit setting, within the preview's own cap.
+        wanted = query.limit or min(self._settings.get(user_id).default_row_limit, PREVIEW_MAX_ROWS)
+        limit = min(wanted, spec.row_limit or wanted)
         with _reaching(spec):
             schema, relation = self._inspector.describe_relation(
                 spec, engine, query.schema_, query.table

@@ -32,6 +32,7 @@ from ..store.models import QueryRun
 from ..store.types import utcnow
 from .datasources import DatasourceService
 from .pagination import decode_cursor, encode_cursor
+from .settings import SettingsService
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class QueryService:
         datasources: DatasourceService,
         engine: QueryEngine,
         submit: Callable[..., Future[object]],
+        settings: SettingsService,
     ) -> None:
         self._db = db
         self._datasources = datasources
+        self._settings = settings
         self.engine = engine
         self._submit = submit
         """Schedules blocking work (recording a run's end) on the services' pool."""
@@ -66,7 +69,8 @@ class QueryService:
             body.sql,
             body.parameters,
             bypass_cache=body.bypass_cache,
-            row_limit=body.row_limit,
+            # No limit asked: the user's default_row_limit setting (the datasource caps both).
+            row_limit=body.row_limit or self._settings.get(user_id).default_row_limit,
         )
         with self._db.transaction() as tx:
             tx.add(
