@@ -28,6 +28,7 @@ from .options import AccountOptions, DatasourceOptions, MailOptions
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
 from .services.mail import Mailer
+from .services.ownership import DeletedUserObjects
 from .store import Database, SchemaMismatch, ensure_schema
 
 TOKEN_ISSUER = "analytics_ext"  # noqa: S105 -- a JWT claim value, not a secret
@@ -177,6 +178,7 @@ class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, Extensi
             hasher=PasswordHasher(),
             redis_url=self.redis_url or None,
             revocation_poll_interval=self.revocation_poll_interval,
+            deleted_user_objects=DeletedUserObjects(self.deleted_user_objects),
             datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
         )
         self.settings[SETTINGS_KEY] = self.services

@@ -195,6 +195,7 @@ class _UsersCommand(_StoreApp):
         from .services.accounts import AccountService
         from .services.activity import ActivityLog
         from .services.admin_users import AdminUserService
+        from .services.ownership import DeletedUserObjects
         from .services.revocation import RevocationView
         from .store import ensure_schema
 
@@ -203,12 +204,19 @@ class _UsersCommand(_StoreApp):
         with self.open_store() as db:
             # With Redis configured, a disabled account is announced to running servers at once;
             # without it they see the change at their next poll of the store.
-            revocations = RevocationView(db, redis_url=extension.redis_url or None)
+            revocations = RevocationView(
+                db,
+                poll_interval=extension.revocation_poll_interval,
+                redis_url=extension.redis_url or None,
+            )
             try:
                 ensure_schema(db, auto_upgrade=extension.auto_upgrade_db)
                 activity = ActivityLog()
                 accounts = AccountService(db, activity, hasher, asyncio.to_thread)
-                yield AdminUserService(db, activity, hasher, accounts, revocations)
+                yield AdminUserService(
+                    db, activity, hasher, accounts, revocations,
+                    deleted_objects=DeletedUserObjects(extension.deleted_user_objects),
+                )  # fmt: skip
             finally:
                 asyncio.run(revocations.stop())
                 hasher.close()

@@ -25,6 +25,7 @@ from .services.credentials import DATASOURCE_KEY_FILE
 from .services.credentials import MIN_KEY_BYTES as MIN_DATASOURCE_KEY_BYTES
 from .services.datasources import DatasourceSettings
 from .services.mail import SmtpSecurity, SmtpSettings
+from .services.ownership import DeletedUserObjects
 
 JWT_KEY_FILE = "jwt-signing-key"
 
@@ -121,6 +122,15 @@ class AccountOptions(Configurable):
         if not 0.05 <= proposal["value"] <= 300:
             raise ValueError("revocation_poll_interval must be between 0.05 and 300 seconds")
         return proposal["value"]
+
+    deleted_user_objects = Enum(
+        [member.value for member in DeletedUserObjects],
+        default_value=DeletedUserObjects.REASSIGN.value,
+        help="""What happens to the datasources (and, later, queries, charts and dashboards) of
+        an account an admin deletes: `reassign` (the default) hands them to the admin who
+        deletes it (the owner, from the command line); `delete` removes them with their grants.""",
+        config=True,
+    )
 
     password_reset_lifetime = Int(
         30 * 60, help="Seconds a password-reset link stays valid (single use).", config=True

@@ -32,6 +32,7 @@ from .avatars import AvatarService
 from .credentials import CredentialCipher
 from .datasources import DatasourceService, DatasourceSettings
 from .mail import Mailer
+from .ownership import DeletedUserObjects
 from .profile import ProfileService
 from .queries import QueryService
 from .revocation import RevocationView
@@ -98,6 +99,7 @@ class Services:
         redis_url: str | None = None,
         datasource_settings: DatasourceSettings,
         revocation_poll_interval: float = 0.5,
+        deleted_user_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
@@ -144,7 +146,15 @@ class Services:
             settings=settings,
             hasher=hasher,
             accounts=accounts,
-            admin_users=AdminUserService(db, activity, hasher, accounts, revocations, run=run),
+            admin_users=AdminUserService(
+                db,
+                activity,
+                hasher,
+                accounts,
+                revocations,
+                run=run,
+                deleted_objects=deleted_user_objects,
+            ),
             profile=ProfileService(
                 db, users, hasher, limiter, recovery, mailer, revocations, run=run
             ),

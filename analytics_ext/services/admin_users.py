@@ -61,6 +61,7 @@ from ..store.models import ApiKey, AuthSession, User
 from ..store.types import utcnow
 from .accounts import AccountService, NewAccount
 from .activity import ActivityLog, RequestOrigin
+from .ownership import DeletedUserObjects, settle_owned_objects
 from .pagination import decode_cursor, encode_cursor
 from .revocation import RevocationView
 from .sessions import end_all_sessions
@@ -103,7 +104,9 @@ class AdminUserService:
         *,
         run: Callable[..., Awaitable[Any]] | None = None,
         deletion_settle: timedelta | None = None,
+        deleted_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
     ) -> None:
+        self._deleted_objects = DeletedUserObjects(deleted_objects)
         self._db = db
         self._activity = activity
         self._hasher = hasher
@@ -113,7 +116,7 @@ class AdminUserService:
         self._settle = (
             deletion_settle
             if deletion_settle is not None
-            else timedelta(seconds=2 * revocations.poll_interval)
+            else timedelta(seconds=2 * revocations.propagation_seconds)
         )
 
     # --- reading ------------------------------------------------------------------------------
@@ -332,10 +335,13 @@ class AdminUserService:
             self._check_deletion(tx, actor_id, user)
             if user.disabled_at is None:
                 raise Conflict("the account was enabled again while being deleted; try again")
+            heir = actor_id or tx.scalars(select(User.id).where(User.is_owner)).first()
+            handled = settle_owned_objects(tx, user_id, user.username, heir, self._deleted_objects)
             # Recorded on the account, then kept with user_id NULL by the foreign key.
-            self._record(
-                tx, actor_id, user_id, "admin.user_deleted", origin, {"username": user.username}
-            )
+            details: dict[str, Any] = {"username": user.username}
+            if handled:
+                details["objects"] = {"policy": self._deleted_objects.value, **handled}
+            self._record(tx, actor_id, user_id, "admin.user_deleted", origin, details)
             tx.flush()
             tx.delete(user)
         self._revocations.user_changed(user_id)  # caches "missing" here, tells the others

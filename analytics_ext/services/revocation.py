@@ -179,6 +179,12 @@ class RevocationView:
             email_unverified=flags.email_unverified,
         )
 
+    @property
+    def propagation_seconds(self) -> float:
+        """How long other processes may take to learn of a change: at once by Redis pub/sub
+        (allowing half a second), else within one poll."""
+        return min(self.poll_interval, 0.5) if self._redis_url else self.poll_interval
+
     def account(self, user_id: str) -> UserFlags | None:
         """The flags of an enabled account, or None if it is disabled or gone (from memory)."""
         if not self._loaded:
