@@ -37,6 +37,8 @@ from pathlib import Path
 ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 QUERY = "SELECT * FROM bench_rows"
 CONTENDERS = ("read_sql", "adbc", "connectorx", "copy drain", "engine")
+PAGE_ROWS = 100_000
+JUPYSQL_PACKAGES = ("jupysql", "ipython", "psycopg[binary]", "pandas")
 
 CREATE = """
 CREATE TABLE bench_rows AS
@@ -120,6 +122,8 @@ def run_contender(name: str, url: str) -> dict:
         extra["bytes"] = size
     elif name == "engine":
         seconds, rows, before, extra = run_engine(url)
+    elif name == "rest arrow":
+        seconds, rows, before = run_rest(url)
     else:
         raise SystemExit(f"unknown contender {name}")
     return {
@@ -169,6 +173,121 @@ def run_engine(url: str) -> tuple[float, int, int, dict]:
         return seconds, rows, before, extra
     finally:
         engine.close()
+
+
+def run_rest(target: str) -> tuple[float, int, int]:
+    """What a notebook does: run through the REST API, read the result as Arrow IPC, DataFrame.
+
+    ``target`` is ``<server url>|<token>|<datasource id>``.
+    """
+    import httpx
+    import pyarrow as pa
+
+    server, token, datasource = target.split("|")
+    client = httpx.Client(base_url=server, headers={"Authorization": f"token {token}"}, timeout=600)
+    before = rss_bytes()
+    started = time.perf_counter()
+    body = {"datasource_id": datasource, "sql": QUERY, "bypass_cache": True, "row_limit": 10**7}
+    run = client.post("api/query/run", json=body).raise_for_status().json()
+    while run["state"] in ("queued", "running"):
+        time.sleep(0.005)
+        run = client.get(f"api/query/runs/{run['id']}").raise_for_status().json()
+    if run["state"] != "succeeded":
+        raise SystemExit(f"run {run['state']}: {run['error']}")
+    tables = []
+    for offset in range(0, run["rows"], PAGE_ROWS):  # the API's largest page
+        reply = client.get(
+            f"api/query/runs/{run['id']}/result",
+            params={"format": "arrow", "offset": offset, "limit": PAGE_ROWS},
+        ).raise_for_status()
+        tables.append(pa.ipc.open_stream(reply.content).read_all())
+    frame = pa.concat_tables(tables).to_pandas()
+    return time.perf_counter() - started, len(frame), before
+
+
+JUPYSQL_SCRIPT = """
+import json, os, resource, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "sql")
+shell.run_line_magic("config", "SqlMagic.autopandas = True")
+shell.run_line_magic("config", "SqlMagic.displaylimit = 0")
+url = sys.argv[1].replace("postgresql://", "postgresql+psycopg://")
+started = time.perf_counter()
+frame = shell.run_line_magic("sql", url + " " + sys.argv[2])
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rows": len(frame), "peak_growth": 0,
+                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def jupysql_python() -> Path:
+    """A separate venv with JupySQL (kept out of the project's venv: its server extension and
+    labextension would load into every Jupyter server there). Made once, then reused."""
+    import tempfile
+
+    venv = Path(os.environ.get("BENCH_JUPYSQL_VENV", Path(tempfile.gettempdir()) / "jupysql-venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *JUPYSQL_PACKAGES],
+            check=True,
+        )
+    return python
+
+
+def measure_jupysql(python: Path, url: str) -> dict:
+    done = subprocess.run(
+        [str(python), "-c", JUPYSQL_SCRIPT, url, QUERY],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PLOOMBER_STATS_ENABLED": "false"},  # no telemetry calls
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])  # JupySQL prints "Closing <url>" after us, at exit
+
+
+def end_to_end(url: str, rows: int, repeat: int) -> None:
+    """REST → Arrow IPC → DataFrame (a server subprocess) against JupySQL's ``%sql``."""
+    import tempfile
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.support.live_server import start_live_server
+
+    python = jupysql_python()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-fetch-") as workdir,
+        start_live_server(Path(workdir)) as server,
+    ):
+        created = httpx.post(
+            f"{server.url}api/datasources",
+            headers=server.auth_header,
+            json={
+                "name": "bench",
+                "url": url.replace("postgresql://", "postgresql+psycopg://"),
+                "options": {"row_limit": 10**7, "timeout_seconds": 600},
+            },
+        ).raise_for_status()
+        target = f"{server.url}|{server.token}|{created.json()['id']}"
+        results: dict[str, list[dict]] = {"rest arrow": [], "jupysql": []}
+        for _ in range(repeat):
+            results["rest arrow"].append(measure("rest arrow", target))
+            results["jupysql"].append(measure_jupysql(python, url))
+    seconds = {
+        name: statistics.median(r["seconds"] for r in runs) for name, runs in results.items()
+    }
+    print(f"\n{'end to end':<14}{'median s':>10}{'rows/s':>14}")
+    for name, value in seconds.items():
+        print(f"{name:<14}{value:>10.3f}{rows / value:>14,.0f}")
+    ratio = seconds["jupysql"] / seconds["rest arrow"]
+    print(
+        f"{'REST + Arrow IPC vs JupySQL %sql':<46}{ratio:>7.2f}x  target ≥ 4.00x  "
+        f"{verdict(ratio >= 4.0)}"
+    )
 
 
 # -- the driver ------------------------------------------------------------------------------------
@@ -222,7 +341,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also time REST → Arrow IPC → DataFrame against JupySQL (a server subprocess and a "
+        "separate venv with jupysql, made once under the temp folder)",
+    )
+    parser.add_argument("--contender", choices=(*CONTENDERS, "rest arrow"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -236,8 +361,15 @@ def main() -> None:
             for contender in CONTENDERS:  # interleaved, so drift hits every contender alike
                 results[contender].append(measure(contender, url))
             print(f"round {round_ + 1}/{args.repeat} done", file=sys.stderr)
+        report(results, args.rows)
+        if args.end_to_end:
+            end_to_end(url, args.rows, args.repeat)
     finally:
         drop_database(name)
+
+
+def report(results: dict[str, list[dict]], rows: int) -> None:
+    """The engine figures: medians, rows/s, memory, and each target's PASS/MISS."""
 
     def median(contender: str, key: str) -> float:
         return statistics.median(r[key] for r in results[contender])
@@ -245,7 +377,6 @@ def main() -> None:
     seconds = {c: median(c, "seconds") for c in CONTENDERS}
     growth = {c: median(c, "peak_growth") for c in CONTENDERS}
     growth["engine"] = median("engine", "growth_override")
-    rows = args.rows
     print(f"\n{'contender':<14}{'median s':>10}{'rows/s':>14}{'peak +MB':>10}{'peak RSS MB':>13}")
     for contender in CONTENDERS:
         rate = rows / seconds[contender]
