@@ -291,7 +291,7 @@ class UsersListApp(_UsersCommand):
         cursor = None
         while True:
             page = await asyncio.to_thread(
-                admin_users.list, AdminUserQuery(limit=200, cursor=cursor)
+                admin_users.list, None, AdminUserQuery(limit=200, cursor=cursor)
             )
             for user in page.items:
                 roles = [name for name, on in (

@@ -18,7 +18,7 @@ class AdminUsersHandler(AnalyticsHandler):
     @authorized
     async def get(self) -> None:
         query = self.parse_query(AdminUserQuery)
-        self.write_json(await self.run(self.services.admin_users.list, query))
+        self.write_json(await self.run(self.services.admin_users.list, self.user_id, query))
 
     @web.authenticated
     @authorized
@@ -34,7 +34,7 @@ class AdminUserHandler(AnalyticsHandler):
     @web.authenticated
     @authorized
     async def get(self, user_id: str) -> None:
-        self.write_json(await self.run(self.services.admin_users.get, user_id))
+        self.write_json(await self.run(self.services.admin_users.get, self.user_id, user_id))
 
     @web.authenticated
     @authorized

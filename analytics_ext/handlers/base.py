@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable
 from http.client import responses
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
+from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from ..auth.identity import AnalyticsUser
+from ..auth.identity import AnalyticsUser, analytics_user
 from ..auth.rate_limits import RateLimited
 from ..errors import AnalyticsError
 from ..schemas.base import QueryModel
@@ -70,13 +71,43 @@ class AnalyticsHandler(APIHandler):
     @property
     def analytics_user(self) -> AnalyticsUser:
         user = self.current_user
-        if not isinstance(user, AnalyticsUser) or not user.user_id:
-            # Another IdentityProvider was configured: it authenticated the caller, but nothing
-            # maps them to an analytics account, so refuse rather than guess.
-            raise _error(
-                403, "this server's identity provider does not map users to analytics accounts"
-            )
-        return user
+        if isinstance(user, AnalyticsUser) and user.user_id:
+            return user
+        mapped = getattr(self, "_external_user", None)
+        if mapped is not None:
+            return mapped
+        # Jupyter's stock token/password provider names every browser "Anonymous <moon>":
+        # there is no person to map to an account, so refuse rather than guess.
+        raise _error(
+            403, "this server's identity provider does not map users to analytics accounts"
+        )
+
+    async def _map_external_user(self) -> None:
+        """A user authenticated by another IdentityProvider (JupyterHub's, an OAuth proxy's)
+        becomes the analytics account of the same username, created on first sight.
+
+        ``current_user`` itself is left as that provider made it: its Authorizer (JupyterHub's
+        scopes) may read attributes of its own. A hub admin (``hub_user["admin"]``) is an admin
+        here too.
+        """
+        user = self.current_user
+        if (
+            user is None
+            or isinstance(user, AnalyticsUser)
+            or isinstance(self.identity_provider, PasswordIdentityProvider)
+        ):
+            return
+        hub_user = getattr(user, "hub_user", None)
+        is_admin = bool(hub_user.get("admin")) if isinstance(hub_user, dict) else False
+        account = await self.services.run(
+            self.services.users.ensure_external,
+            user.username,
+            user.display_name or user.name or user.username,
+            is_admin,
+        )
+        if self.services.revocations.account(account.id) is None:
+            raise _error(403, "this analytics account is disabled; ask an administrator")
+        self._external_user = analytics_user(account, self)
 
     @property
     def user_id(self) -> str:
@@ -122,6 +153,7 @@ class AnalyticsHandler(APIHandler):
         if self.current_user is None and not self._public_method():
             raise self._unauthenticated()
         self._check_body_size()
+        await self._map_external_user()
 
     @staticmethod
     def _unauthenticated() -> web.HTTPError:

@@ -121,10 +121,15 @@ class AdminUserService:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def list(self, query: AdminUserQuery) -> AdminUserPage:
-        """Accounts newest first, in keyset pages (stable while accounts are added)."""
+    def list(self, actor_id: str | None, query: AdminUserQuery) -> AdminUserPage:
+        """Accounts newest first, in keyset pages (stable while accounts are added).
+
+        ``actor_id`` must be an enabled admin (None: the command line) — checked here, not
+        only by our Authorizer, since under JupyterHub the hub's Authorizer decides routes.
+        """
         filters = _filters(query)
         with self._db.transaction() as tx:
+            self._check_actor(tx, actor_id)
             total = tx.scalar(select(func.count()).select_from(User).where(*filters))
             page: Select[Any] = select(User, _LAST_LOGIN).where(*filters)
             if query.cursor:
@@ -146,8 +151,9 @@ class AdminUserService:
             total=total or 0,
         )
 
-    def get(self, user_id: str) -> AdminUserOut:
+    def get(self, actor_id: str | None, user_id: str) -> AdminUserOut:
         with self._db.transaction() as tx:
+            self._check_actor(tx, actor_id)
             return self._read(tx, user_id)
 
     def find(self, username: str) -> AdminUserOut:
@@ -178,7 +184,7 @@ class AdminUserService:
         created = await self._accounts.create(
             account, actor_id=actor_id, origin=origin, via="admin" if actor_id else "cli"
         )
-        return await self._run(self.get, created.id)
+        return await self._run(self.get, actor_id, created.id)
 
     # --- changing -----------------------------------------------------------------------------
 

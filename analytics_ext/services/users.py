@@ -26,6 +26,7 @@ class UserService:
         self._activity = activity
         self._lock = threading.Lock()
         self._owner: UserOut | None = None
+        self._external: dict[str, UserOut] = {}
 
     def ensure_owner(self, username: str, display_name: str) -> UserOut:
         """The owner account (the Jupyter token holder), created on first use, then cached.
@@ -40,6 +41,44 @@ class UserService:
             if self._owner is None:
                 self._owner = self._load_or_create_owner(canonical_username(username), display_name)
             return self._owner
+
+    def ensure_external(self, username: str, display_name: str, is_admin: bool) -> UserOut:
+        """The account of a user another IdentityProvider authenticated (JupyterHub), created
+        on first sight and cached; the admin flag follows the provider's on every change.
+
+        Such accounts have no password: they log in only through that provider.
+        """
+        name = canonical_username(username)
+        cached = self._external.get(name)
+        if cached is not None and cached.is_admin == is_admin:
+            return cached
+        display_name = (display_name or username).strip()[:128] or name
+        for _attempt in range(2):  # a racing process may insert the same name first
+            try:
+                with self._db.transaction() as tx:
+                    user = tx.scalars(select(User).where(User.username == name)).first()
+                    if user is None:
+                        user = User(username=name, display_name=display_name, is_admin=is_admin)
+                        tx.add(user)
+                        tx.flush()
+                        self._activity.record(
+                            tx, user.id, "user.created", details={"by": "identity_provider"}
+                        )
+                    elif user.is_admin != is_admin and not user.is_owner:
+                        user.is_admin = is_admin
+                        self._activity.record(
+                            tx, user.id, "user.role_changed",
+                            details={"is_admin": is_admin, "by": "identity_provider"},
+                        )  # fmt: skip
+                    tx.flush()
+                    account = UserOut.model_validate(user)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise Conflict(f"username: could not create an account for {name!r}")
+        self._external[name] = account
+        return account
 
     def cached_owner(self) -> UserOut | None:
         """The owner if already loaded: lets the event loop skip a thread hop per request."""
