@@ -34,9 +34,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics_ext.engine.arrowize import RowBatcher, mysql_hints
+from analytics_ext.engine.connections import DUCKDB_CONFIG, NO_PASSFILE, open_sqlite_readonly
 from analytics_ext.engine.errors import QueryFailed, SourceUnavailable
 from analytics_ext.engine.parameters import Style, bind
 from analytics_ext.engine.spec import SourceSpec
+from analytics_ext.errors import Invalid
 
 DEFAULT_BATCH_ROWS = 65_536
 CANCEL_CONNECT_SECONDS = 2.0
@@ -77,10 +79,8 @@ class Execution(ABC):
             self._raise_if_cancelled()
             yield from self._run()
             self._raise_if_cancelled()
-        except Cancelled:
-            raise
-        except QueryFailed:
-            raise
+        except (Cancelled, QueryFailed, Invalid):
+            raise  # Invalid: the host policy refused the address before anything connected
         except Exception as error:
             if self.cancelled:
                 raise Cancelled from None
@@ -150,7 +150,14 @@ def libpq_uri(spec: SourceSpec, *, session: bool = True) -> str:
     query: dict[str, str] = {
         "connect_timeout": str(max(1, int(spec.connect_timeout_seconds))),
         "application_name": "analytics_ext",
+        # Never the server account's ~/.pgpass, Kerberos ticket or client certificate.
+        "passfile": NO_PASSFILE,
+        "gssencmode": "disable",
+        "sslcertmode": "disable",
     }
+    pinned = spec.pinned_address()
+    if pinned is not None:
+        query["hostaddr"] = pinned  # the address just checked; host stays for TLS name checks
     sslmode = url.query.get("sslmode")
     if isinstance(sslmode, str) and sslmode in {"disable", "allow", "prefer", "require"}:
         query["sslmode"] = sslmode
@@ -174,8 +181,9 @@ class PostgresExecution(Execution):
     def _connect(self) -> None:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
+        uri = libpq_uri(self.spec)  # the host policy's refusal (Invalid) is the caller's to see
         try:
-            connection = adbc_pg.connect(libpq_uri(self.spec), autocommit=True)
+            connection = adbc_pg.connect(uri, autocommit=True)
         except Exception:
             raise SourceUnavailable("could not connect to the PostgreSQL datasource") from None
         cursor = connection.cursor()
@@ -453,10 +461,11 @@ class DuckDBExecution(Execution):
 
         database = self.spec.url.database or ":memory:"
         in_memory = database == ":memory:"
-        config = {"enable_external_access": False, "lock_configuration": True}
         try:
+            # Datasource files are always opened read-only (issue: file databases are read, never
+            # written, whatever the datasource's own read_only option says).
             connection = duckdb.connect(
-                database, read_only=self.spec.read_only and not in_memory, config=config
+                database, read_only=not in_memory, config=dict(DUCKDB_CONFIG)
             )
         except duckdb.Error as error:
             message = f"could not open the DuckDB file: {_first_line(error)}"
@@ -549,19 +558,19 @@ class SQLiteExecution(CursorExecution):
     def _connect(self) -> None:
         database = self.spec.url.database or ":memory:"
         try:
-            if self.spec.read_only and database != ":memory:":
-                connection = sqlite3.connect(
-                    f"file:{quote(database)}?mode=ro", uri=True, check_same_thread=False
-                )
-            else:
+            # Always read-only, and never ATTACH or load_extension (open_sqlite_readonly);
+            # a read_only datasource is further kept to plain reads by the authorizer below.
+            if database == ":memory:":
                 connection = sqlite3.connect(database, check_same_thread=False)
+            else:
+                connection = open_sqlite_readonly(database)
         except sqlite3.Error as error:
             message = f"could not open the SQLite file: {_first_line(error)}"
             raise SourceUnavailable(message) from None
         connection.isolation_level = None
+        connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         if self.spec.read_only:
             connection.execute("PRAGMA query_only = ON")
-            connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
             connection.set_authorizer(_sqlite_read_only)
         with self._lock:
             self._connection, self._cursor = connection, connection.cursor()
@@ -599,7 +608,7 @@ class MySQLExecution(CursorExecution):
         if not url.host:
             raise SourceUnavailable("a MariaDB/MySQL datasource needs a host name")
         return {
-            "host": url.host,
+            "host": self.spec.pinned_address() or url.host,
             "port": int(url.port or 3306),
             "user": url.username or "",
             "password": str(url.password or ""),

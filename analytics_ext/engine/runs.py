@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from analytics_ext.engine.cache import MemoryCache, QueryCache, cache_key
-from analytics_ext.engine.errors import RunNotFound, TooManyRuns
+from analytics_ext.engine.errors import RunNotFound, StatementRefused, TooManyRuns
 from analytics_ext.engine.fetch import DEFAULT_BATCH_ROWS, Cancelled, Execution, open_execution
 from analytics_ext.engine.parameters import bind, check_values
 from analytics_ext.engine.results import MemoryBudget, ResultSet, ResultWriter
 from analytics_ext.engine.spec import SourceSpec
 from analytics_ext.engine.statements import Statement, classify
+from analytics_ext.engine.urls import forbidden_statement_features
 from analytics_ext.errors import AnalyticsError, Invalid
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,9 @@ class QueryEngine:
         ``TooManyRuns`` (429) when ``owner`` has ``per_user_limit`` runs in flight.
         """
         statement = classify(sql, spec.dialect, read_only=spec.read_only)
+        reaching_out = forbidden_statement_features(sql, spec.dialect)
+        if reaching_out:  # files, extensions, server settings: refused even when writable
+            raise StatementRefused("; ".join(reaching_out))
         values = check_values(parameters or {})
         bind(sql, values, spec.dialect, "named")  # missing or unused names: 422 now, not later
         cap = self._row_cap(spec, row_limit)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -29,6 +31,18 @@ class SourceSpec:
     cache_ttl_seconds: float = 0.0
     """How long an identical query's result may be served from cache (0: never cached)."""
     connect_timeout_seconds: float = 10.0
+    check_host: Callable[[str | None, int | None], Sequence[Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """The server's host policy (``UrlPolicy.check_host``): resolves the host and refuses a
+    denied address. The engine connects to the address it returns, so a DNS answer that changed
+    since the datasource was saved (rebinding) cannot lead it anywhere unchecked."""
+
+    def pinned_address(self) -> str | None:
+        """The checked address to connect to, resolved now; None for file databases."""
+        if self.check_host is None or not self.url.host:
+            return None
+        return str(self.check_host(self.url.host, self.url.port)[0])
 
     @property
     def dialect(self) -> str:

@@ -16,6 +16,7 @@ Rules, all here rather than in handlers:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import decimal
 import logging
@@ -363,7 +364,8 @@ class DatasourceService:
             return {"password": ""}
 
     def _spec(self, row: Datasource) -> SourceSpec:
-        return _spec_of(row.id, self._full_url(row), row.revision, _options(row))
+        spec = _spec_of(row.id, self._full_url(row), row.revision, _options(row))
+        return dataclasses.replace(spec, check_host=self._policy.check_host)
 
     def _forget(self, datasource_id: str) -> None:
         self._connections.invalidate(datasource_id)
