@@ -38,11 +38,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 from analytics_ext.errors import AnalyticsError, Unavailable
 
@@ -107,7 +107,10 @@ class RateLimiter(Protocol):
     """What the auth handlers use; ``MemoryRateLimiter`` and ``RedisRateLimiter`` implement it.
 
     ``now`` (seconds) exists so tests can move time without sleeping; production code omits it.
+    ``blocking`` says whether a call does network I/O (and so must not run on the event loop).
     """
+
+    blocking: bool
 
     def hit(self, limit: Limit, key: str, *, now: float | None = None) -> None:
         """Count one event for ``key``; raise ``RateLimited`` (not counting it) when over."""
@@ -239,6 +242,8 @@ _SWEEP_INTERVAL: Final = 60 * _MICROS
 class MemoryRateLimiter:
     """Limits for one process: the default without Redis, and ``RedisRateLimiter``'s fallback.
 
+    A call is a dict update under a lock (microseconds): safe to make on the event loop.
+
     Thread-safe (services run in a thread pool) behind one lock; each operation touches one key
     and at most ``attempts`` numbers, so the lock is never held long. Memory is bounded: entries
     are kept in least-recently-used order; when a key is added, expired entries at the old end are
@@ -249,6 +254,8 @@ class MemoryRateLimiter:
     an account's failed logins evicts that account's counter. Per-address limits make that costly;
     a deployment that must resist it runs several processes on Redis anyway.
     """
+
+    blocking = False
 
     def __init__(
         self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
@@ -369,7 +376,7 @@ return 0
 
 
 class RedisRateLimiter:
-    """Limits shared by every server process using one Redis.
+    """Limits shared by every server process using one Redis (network I/O: ``blocking``).
 
     Each operation is one Lua script run (atomic; one round trip). Without an explicit ``now`` the
     script reads the Redis server's clock, so processes on hosts with skewed clocks still agree.
@@ -387,6 +394,8 @@ class RedisRateLimiter:
     refusing logins to weaker limits. After a failure Redis is not tried again for
     ``retry_interval`` seconds, so an outage does not add a timeout to every request.
     """
+
+    blocking = True
 
     def __init__(
         self,
@@ -499,3 +508,27 @@ class RedisRateLimiter:
         if self._down_until is not None:
             self._down_until = None
             self._log.info("Redis is back; rate limits are shared between processes again")
+
+
+class AsyncLimits:
+    """A limiter for coroutines: calls go off the event loop only when they do I/O (Redis);
+    an in-memory limiter answers in microseconds, where a thread hop would cost more."""
+
+    def __init__(self, limiter: RateLimiter, run: Callable[..., Awaitable[Any]]) -> None:
+        self._limiter = limiter
+        self._run = run
+
+    async def _call(self, method: Callable[..., None], *args: Any) -> None:
+        if getattr(self._limiter, "blocking", True):
+            await self._run(method, *args)
+        else:
+            method(*args)
+
+    async def hit(self, limit: Limit, key: str) -> None:
+        await self._call(self._limiter.hit, limit, key)
+
+    async def check(self, limit: Limit, key: str) -> None:
+        await self._call(self._limiter.check, limit, key)
+
+    async def reset(self, limit: Limit, key: str) -> None:
+        await self._call(self._limiter.reset, limit, key)

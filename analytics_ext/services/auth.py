@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.passwords import PasswordHasher, check_password_policy
 from ..auth.rate_limits import (
+    AsyncLimits,
     Limit,
     LimitName,
     RateLimited,
@@ -130,7 +131,6 @@ class AuthService:
         self._db = db
         self._activity = activity
         self._hasher = hasher
-        self._limiter = limiter
         self._codec = codec
         self._revocations = revocations
         self._settings = settings
@@ -138,6 +138,7 @@ class AuthService:
         self._address_limit = limits[LimitName.LOGIN_ADDRESS]
         self._failure_limit = limits[LimitName.LOGIN_FAILURE_ACCOUNT]
         self._run = run or asyncio.to_thread
+        self._limits = AsyncLimits(limiter, self._run)
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -162,12 +163,10 @@ class AuthService:
         """
         name = canonical_username(username_or_email) if isinstance(username_or_email, str) else ""
         name = name[: MAX_LOGIN_NAME_LENGTH + 1]
-        await self._run(
-            self._limiter.hit,
-            self._address_limit,
-            address_key(origin.ip_address or _UNKNOWN_ADDRESS),
+        await self._limits.hit(
+            self._address_limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS)
         )
-        await self._run(self._limiter.check, self._failure_limit, name)
+        await self._limits.check(self._failure_limit, name)
 
         account = None
         if name and len(name) <= MAX_LOGIN_NAME_LENGTH:
@@ -182,12 +181,12 @@ class AuthService:
             # Counted per submitted name, account or not, so a lockout reveals nothing. A racing
             # attempt may already have locked the name: this one still answers 401.
             with contextlib.suppress(RateLimited):
-                await self._run(self._limiter.hit, self._failure_limit, name)
+                await self._limits.hit(self._failure_limit, name)
             if account is not None:
                 await self._run(self._record_failure, account.id, origin)
             raise Unauthenticated()
 
-        await self._run(self._limiter.reset, self._failure_limit, name)
+        await self._limits.reset(self._failure_limit, name)
         assert account.password_hash is not None
         new_hash = None
         if self._hasher.needs_rehash(account.password_hash):
@@ -495,7 +494,7 @@ class AuthService:
             RateLimited: the account is locked after repeated failures.
         """
         account = await self._run(self._password_account, user_id)
-        await self._run(self._limiter.check, self._failure_limit, account.username)
+        await self._limits.check(self._failure_limit, account.username)
         if account.password_hash is None:
             await self._hasher.verify_dummy(current_password)
             verified = False
@@ -503,9 +502,9 @@ class AuthService:
             verified = await self._hasher.verify(account.password_hash, current_password)
         if not verified:
             with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
-                await self._run(self._limiter.hit, self._failure_limit, account.username)
+                await self._limits.hit(self._failure_limit, account.username)
             raise Invalid("current_password", "incorrect")
-        await self._run(self._limiter.reset, self._failure_limit, account.username)
+        await self._limits.reset(self._failure_limit, account.username)
         try:
             check_password_policy(new_password, username=account.username, email=account.email)
         except Invalid as error:

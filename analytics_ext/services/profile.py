@@ -15,7 +15,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..auth.passwords import PasswordHasher
-from ..auth.rate_limits import Limit, LimitName, RateLimited, RateLimiter, default_limits
+from ..auth.rate_limits import (
+    AsyncLimits,
+    Limit,
+    LimitName,
+    RateLimited,
+    RateLimiter,
+    default_limits,
+)
 from ..errors import AnalyticsError, Invalid, NotFound
 from ..schemas.users import UserOut, UserProfileUpdate
 from ..store import Database
@@ -48,11 +55,11 @@ class ProfileService:
         self._db = db
         self._users = users
         self._hasher = hasher
-        self._limiter = limiter
         self._recovery = recovery
         self._mailer = mailer
         self._revocations = revocations
         self._run = run
+        self._limits = AsyncLimits(limiter, self._run)
         self._failure_limit = {**default_limits(), **(limits or {})}[
             LimitName.LOGIN_FAILURE_ACCOUNT
         ]
@@ -87,12 +94,12 @@ class ProfileService:
         if password is None:
             raise Invalid("current_password", "required to change the email address")
         # The login lock of the account (keyed by its canonical username, as login keys it).
-        await self._run(self._limiter.check, self._failure_limit, username)
+        await self._limits.check(self._failure_limit, username)
         if not await self._hasher.verify(stored, password):
             with contextlib.suppress(RateLimited):  # a racing attempt locked it: still 422
-                await self._run(self._limiter.hit, self._failure_limit, username)
+                await self._limits.hit(self._failure_limit, username)
             raise Invalid("current_password", "incorrect")
-        await self._run(self._limiter.reset, self._failure_limit, username)
+        await self._limits.reset(self._failure_limit, username)
 
     def _password_hash(self, user_id: str) -> tuple[str, str | None]:
         with self._db.transaction() as tx:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..auth.rate_limits import Limit, RateLimited, RateLimiter, address_key
+from ..auth.rate_limits import AsyncLimits, Limit, RateLimited, RateLimiter, address_key
 from ..errors import Forbidden, Unavailable
 from ..schemas.auth import TokenPair
 from ..schemas.users import UserOut
@@ -47,9 +47,9 @@ class SignupService:
         self._accounts = accounts
         self._recovery = recovery
         self._auth = auth
-        self._limiter = limiter
         self._limit = limit
         self._run = run
+        self._limits = AsyncLimits(limiter, self._run)
 
     async def register(
         self,
@@ -65,9 +65,7 @@ class SignupService:
             RateLimited: too many sign-ups from this client address (``register:address``).
             Invalid, Conflict: as ``AccountService.create``.
         """
-        await self._run(
-            self._limiter.hit, self._limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS)
-        )
+        await self._limits.hit(self._limit, address_key(origin.ip_address or _UNKNOWN_ADDRESS))
         account = NewAccount(
             username=username,
             password=password,
