@@ -402,6 +402,8 @@ async def test_delete_removes_the_account_and_keeps_its_activity(
     await client.request("GET", "/api/user", expect=401)
     await client.request("GET", "/api/kernels", expect=403)
     await key.request("GET", "/api/user", expect=401)
+    refresh = {"refresh_token": client.tokens.refresh_token}
+    await client.request("POST", "/api/auth/refresh", refresh, expect=401)
     await api.request("GET", f"/api/admin/users/{nora.id}", expect=404)
     await api.request("DELETE", f"/api/admin/users/{nora.id}", expect=404)
     for model in (User, AuthSession, ApiKey, OneTimeToken, UserSettingsDocument, UserAvatar):
