@@ -22,9 +22,10 @@ from .auth.identity import LocalIdentityProvider
 from .auth.passwords import PasswordHasher
 from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
+from .engine.runs import QueryEngine
 from .handlers import ROUTES
 from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING, MULTI_USER_SETTING
-from .options import AccountOptions, DatasourceOptions, MailOptions
+from .options import AccountOptions, DatasourceOptions, MailOptions, QueryOptions
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
 from .services.mail import Mailer
@@ -35,7 +36,9 @@ TOKEN_ISSUER = "analytics_ext"  # noqa: S105 -- a JWT claim value, not a secret
 TOKEN_AUDIENCE = "analytics_ext:api"  # noqa: S105 -- a JWT claim value, not a secret
 
 
-class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, ExtensionApp):
+class AnalyticsExtension(
+    AccountOptions, MailOptions, DatasourceOptions, QueryOptions, ExtensionApp
+):
     """Analytics for Jupyter: datasources, queries, charts and dashboards on this server."""
 
     name = "analytics_ext"
@@ -180,6 +183,7 @@ class AnalyticsExtension(AccountOptions, MailOptions, DatasourceOptions, Extensi
             revocation_poll_interval=self.revocation_poll_interval,
             deleted_user_objects=DeletedUserObjects(self.deleted_user_objects),
             datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
+            query_engine=QueryEngine(**self.engine_options()),
         )
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 from traitlets import Bool, Enum, Float, Int, List, Unicode, default, validate
@@ -302,3 +303,50 @@ class DatasourceOptions(Configurable):
             host_denylist=tuple(self.host_denylist),
         )
         return DatasourceSettings(key=key, policy=policy)
+
+
+class QueryOptions(Configurable):
+    """The query engine's share of this server."""
+
+    query_workers = Int(
+        4,
+        help="Queries that run at once on this server (threads of the query engine).",
+        config=True,
+    )
+    query_runs_per_user = Int(
+        4, help="Queries one user may have running at once (more: 429).", config=True
+    )
+    query_max_rows = Int(
+        1_000_000,
+        help="Most rows any query returns, whatever it or its datasource asks for.",
+        config=True,
+    )
+    query_memory_mb = Int(
+        512,
+        help="""Memory (MiB) that query results may hold together; larger results spill to
+        Parquet files in `query_spill_dir` and page the same way.""",
+        config=True,
+    )
+    query_spill_dir = Unicode(
+        "", help="Folder for spilled results (default: a private temporary folder).", config=True
+    )
+
+    @validate("query_workers", "query_runs_per_user", "query_max_rows", "query_memory_mb")
+    def _at_least_one(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
+    def engine_options(self) -> dict[str, Any]:
+        """``QueryEngine``'s keyword arguments; a configured spill folder is created 0700."""
+        spill_dir = None
+        if self.query_spill_dir:
+            spill_dir = Path(self.query_spill_dir).expanduser()
+            spill_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return {
+            "workers": self.query_workers,
+            "per_user_limit": self.query_runs_per_user,
+            "max_rows": self.query_max_rows,
+            "memory_budget_bytes": self.query_memory_mb * 1024 * 1024,
+            "spill_dir": spill_dir,
+        }

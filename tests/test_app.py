@@ -120,3 +120,20 @@ def test_readme_documents_every_trait():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in OWN_TRAITS:
         assert f"`AnalyticsExtension.{name}`" in readme, name
+
+
+def test_query_engine_traits_reach_the_engine(
+    jp_server_config, jp_configurable_serverapp, tmp_path
+):
+    jp_server_config.AnalyticsExtension.update(
+        query_runs_per_user=1,
+        query_max_rows=5,
+        query_memory_mb=3,
+        query_spill_dir=str(tmp_path / "spill"),
+    )
+    app = jp_configurable_serverapp(config=jp_server_config)
+    engine = app.web_app.settings["analytics_ext_services"].queries.engine
+    assert (engine.per_user_limit, engine.max_rows) == (1, 5)
+    assert engine.budget.limit_bytes == 3 * 1024 * 1024
+    assert engine.spill_dir == tmp_path / "spill"
+    assert stat.S_IMODE(os.stat(tmp_path / "spill").st_mode) == 0o700

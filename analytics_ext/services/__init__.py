@@ -99,6 +99,7 @@ class Services:
         redis_url: str | None = None,
         datasource_settings: DatasourceSettings,
         revocation_poll_interval: float = 0.5,
+        query_engine: QueryEngine | None = None,
         deleted_user_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
@@ -118,7 +119,7 @@ class Services:
             db, activity, sharing, cipher, policy, connections, SchemaInspector(), settings
         )
         accounts = AccountService(db, activity, hasher, run)
-        engine = QueryEngine()
+        engine = query_engine or QueryEngine()
         if redis_url:
             engine.cache = RedisCache(redis_url, engine.budget, engine.spill_dir)
         queries = QueryService(db, datasources, engine, executor.submit, settings)
