@@ -248,6 +248,7 @@ def wide_pg(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> SourceSpec:
         connection.execute(text("VACUUM ANALYZE wide"))
     engine.dispose()
     monkeypatch.setattr(fetch_module, "PARTITION_MIN_PAGES", 1)
+    monkeypatch.setattr(fetch_module, "usable_cores", lambda: 8)  # as on a larger machine
     return spec_for(postgresql_url)
 
 
@@ -296,3 +297,28 @@ def test_partition_plan_splits_only_row_wise_single_table_reads() -> None:
         "SELECT a FROM t GROUP BY a",
     ):
         assert partition_plan(sql) is None, sql
+
+
+def test_partition_count_follows_table_size_and_cores() -> None:
+    from analytics_ext.engine.fetch import PARTITION_MIN_PAGES, partition_count
+
+    assert partition_count(4, PARTITION_MIN_PAGES - 1, cores=8) == 1  # too small to pay
+    assert partition_count(4, 2 * PARTITION_MIN_PAGES, cores=8) == 2  # no partition below min
+    assert partition_count(4, 100 * PARTITION_MIN_PAGES, cores=8) == 4  # what was asked for
+    assert partition_count(4, 100 * PARTITION_MIN_PAGES, cores=2) == 2  # one reader per core
+    assert partition_count(4, 100 * PARTITION_MIN_PAGES, cores=1) == 1
+    assert partition_count(1, 100 * PARTITION_MIN_PAGES, cores=8) == 1
+
+
+def test_partitioned_read_stays_single_on_one_core(
+    wide_pg: SourceSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analytics_ext.engine import fetch as fetch_module
+
+    monkeypatch.setattr(fetch_module, "usable_cores", lambda: 1)
+    execution = open_execution(wide_pg, "SELECT id, note FROM wide", {}, partitions=4)
+    try:
+        assert sum(batch.num_rows for batch in execution.batches()) == 20_000
+        assert execution._helpers == []  # one connection: a split could not have paid
+    finally:
+        execution.close()

@@ -156,7 +156,8 @@ class QueryEngine:
         self.max_kept_runs = max_kept_runs
         self.batch_rows = batch_rows
         self.partitions = partitions
-        """Connections one large PostgreSQL table read may use (``fetch.partition_plan``)."""
+        """Connections one large PostgreSQL table read may use at most (``fetch.partition_plan``);
+        fewer on a small table or with fewer usable cores (``fetch.partition_count``)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="analytics-query"
         )
