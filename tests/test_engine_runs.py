@@ -209,6 +209,7 @@ def test_partitioned_read_cancels_every_connection(
         admin.execute("CREATE TABLE slow AS SELECT i AS id FROM generate_series(1, 20000) AS i")
         admin.execute("VACUUM ANALYZE slow")
     monkeypatch.setattr(fetch_module, "PARTITION_MIN_PAGES", 1)
+    monkeypatch.setattr(fetch_module, "usable_cores", lambda: 8)  # split even on a 1-core box
     sql = "SELECT id, pg_sleep(0.01) AS nap FROM slow"
     run = engine.submit("alice", spec_for(postgresql_url), sql)
     wait_until(lambda: len(pg_active(postgresql_url, "pg_sleep(0.01)")) == 2, timeout=10)
