@@ -186,7 +186,9 @@ class _UsersCommand(_StoreApp):
             _fail("interrupted; nothing was changed")
 
     async def act(self, admin_users: AdminUserService) -> None:
-        raise NotImplementedError
+        """What the subcommand does; every ``users`` subcommand overrides it (traitlets apps
+        cannot use ``abc``: their metaclass clashes with ``ABCMeta``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define act()")
 
     @contextmanager
     def admin_users(self) -> Iterator[AdminUserService]:

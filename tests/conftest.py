@@ -3,15 +3,12 @@ and PostgreSQL, and a subprocess server for synchronous clients (schemathesis, P
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from traitlets.config import Config
 
 from analytics_ext.schemas.users import UserOut
@@ -20,16 +17,12 @@ from analytics_ext.services.accounts import NewAccount
 from analytics_ext.services.activity import RequestOrigin
 from analytics_ext.store import Database, upgrade_schema
 from tests.support.api import ApiClient
+from tests.support.datasources import postgres_database
 from tests.support.live_server import LiveServer, start_live_server
-from tests.support.services import require_service
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 TEST_PASSWORD = "correct horse battery staple"
-
-PG_ADMIN_URL = os.environ.get(
-    "ANALYTICS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -41,17 +34,8 @@ def _jupyter_path(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def postgresql_url() -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
-    require_service("postgresql")
-    name = f"analytics_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database([]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import random
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL
+from tests.support.datasources import postgres_database
 from tests.support.live_server import LiveServer, seed_account, start_live_server
 from tests.support.services import require_service
 
@@ -53,17 +51,8 @@ class Deployment:
 def shared_store_url() -> Iterator[str]:
     """One PostgreSQL database for the module (``postgresql_url`` is per test, and each test
     here would otherwise start two servers of its own); dropped afterwards."""
-    require_service("postgresql")
-    name = f"analytics_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database([]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["polling", "redis"])

@@ -170,6 +170,18 @@ def libpq_uri(spec: SourceSpec, *, session: bool = True) -> str:
     return f"postgresql://{userinfo}{host}{port}/{database}?{urlencode(query, quote_via=quote)}"
 
 
+def _close_cursor_and_connection(execution: Any) -> None:
+    """Close a DB-API execution's cursor, then its connection (each at most once)."""
+    with execution._lock:
+        cursor, connection = execution._cursor, execution._connection
+        execution._cursor = execution._connection = None
+    if cursor is not None:
+        with contextlib.suppress(Exception):
+            cursor.close()
+    if connection is not None:
+        connection.close()
+
+
 class PostgresExecution(Execution):
     style: Style = "dollar_numeric"
 
@@ -227,14 +239,7 @@ class PostgresExecution(Execution):
                 killer.execute("SELECT pg_cancel_backend(%s)", (pid,))
 
     def _close(self) -> None:
-        with self._lock:
-            cursor, connection = self._cursor, self._connection
-            self._cursor = self._connection = None
-        if cursor is not None:
-            with contextlib.suppress(Exception):
-                cursor.close()
-        if connection is not None:
-            connection.close()
+        _close_cursor_and_connection(self)
 
 
 PARTITION_MIN_PAGES = 4096
@@ -567,14 +572,7 @@ class CursorExecution(Execution):
         return None
 
     def _close(self) -> None:
-        with self._lock:
-            cursor, connection = self._cursor, self._connection
-            self._cursor = self._connection = None
-        if cursor is not None:
-            with contextlib.suppress(Exception):
-                cursor.close()
-        if connection is not None:
-            connection.close()
+        _close_cursor_and_connection(self)
 
 
 class SQLiteExecution(CursorExecution):

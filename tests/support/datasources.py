@@ -3,6 +3,7 @@ and SQLite/DuckDB files in an allowed folder, each with the same small shop sche
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,11 @@ from sqlalchemy import create_engine, text
 
 from tests.support.services import require_service
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_ADMIN_URL = os.environ.get(
+    "ANALYTICS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+"""The test PostgreSQL server's maintenance database (override with ANALYTICS_TEST_PG_URL)."""
+PG_SERVER = PG_ADMIN_URL.rsplit("/", 1)[0]
 MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 
 SHOP_DDL = [
@@ -31,10 +36,12 @@ SHOP_DDL = [
 
 @contextmanager
 def postgres_database(ddl: list[str] = SHOP_DDL) -> Iterator[str]:
-    """A uniquely named PostgreSQL database holding ``ddl``; its URL; dropped afterwards."""
+    """A uniquely named PostgreSQL database holding ``ddl``; its URL; dropped afterwards.
+
+    The one way tests get a PostgreSQL database (stores and datasources alike)."""
     require_service("postgresql")
     name = f"ds_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{PG_SERVER}/{name}"
