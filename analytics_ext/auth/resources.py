@@ -23,9 +23,18 @@ DATASOURCES: Final = "analytics_ext:datasources"
 service: view, use, manage)."""
 
 QUERY: Final = "analytics_ext:query"
-"""Running queries on datasources the caller may use, their results and history."""
+"""Running queries on datasources the caller may use, their results and history; saved
+queries, their versions, favorites, templates, grants and exports (each checked by the
+sharing service: view, edit, manage)."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES, QUERY})
+CHART: Final = "analytics_ext:chart"
+"""Charts, chart templates, their grants and exports (checked like saved queries)."""
+
+ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES, QUERY, CHART})
+
+SHARE_LINK_RESOURCES: Final = frozenset({QUERY, CHART})
+"""What a share link may be presented to at all; the sharing service then limits it to the one
+object it names, read only."""
 
 NOTEBOOK_RESOURCES: Final = frozenset(
     {"kernels", "sessions", "contents", "terminals", "nbconvert", "lsp"}

@@ -23,7 +23,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *datasources.ROUTES,
     *query.ROUTES,
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
-    (r"/api/(?:admin|analytics|auth|datasources|query|user)/.*", NotFoundHandler),
+    (r"/api/(?:admin|analytics|auth|chart|datasources|query|user)/.*", NotFoundHandler),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {

@@ -232,8 +232,10 @@ class Datasource(Base):
 class ObjectGrant(Base):
     """A permission level on one object, granted to one principal (``services.sharing``).
 
-    Principals are typed (``user`` now; ``team`` and ``link`` later) so one table and one
-    policy serve every shareable kind of object; ``object_type`` names the kind.
+    Principals are typed (``user``, ``link``; ``team`` later) so one table and one policy serve
+    every shareable kind of object; ``object_type`` names the kind. A ``link`` grant is a share
+    link: ``principal_id`` is its token's lookup, ``secret_hash`` the hash of its secret, and it
+    grants ``view`` until ``expires_at`` or until the row is deleted (revoked).
     """
 
     __tablename__ = "object_grants"
@@ -251,6 +253,8 @@ class ObjectGrant(Base):
     granted_by: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
     )
+    secret_hash: Mapped[str | None] = mapped_column(String(80))
+    expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -280,3 +284,139 @@ class QueryRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class SavedQuery(Base):
+    """A named, parameterised SQL statement on a datasource (``/api/query/{id}``).
+
+    ``version`` is the number of the latest ``SavedQueryVersion``: every save writes one, so the
+    row is always equal to its newest version. ``parameters`` holds the typed parameter
+    definitions (``schemas.parameters``); values are bound by the driver when it runs.
+    """
+
+    __tablename__ = "saved_queries"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    # SET NULL: a departed owner's queries stay for admins and grantees (``ownership``).
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    datasource_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("datasources.id", ondelete="SET NULL"), index=True
+    )
+    sql: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SavedQueryVersion(Base):
+    """One save of a saved query: the whole editable state, never changed afterwards.
+
+    Restoring version N writes a new version equal to N (``restored_from`` = N), so history is
+    only ever appended to.
+    """
+
+    __tablename__ = "saved_query_versions"
+    __table_args__ = (UniqueConstraint("query_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    query_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("saved_queries.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    datasource_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    sql: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Favorite(Base):
+    """A user's favorite object (a saved query, a chart), in the user's own order."""
+
+    __tablename__ = "favorites"
+    __table_args__ = (
+        UniqueConstraint("user_id", "object_type", "object_id"),
+        Index("ix_favorites_user_position", "user_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueryTemplate(Base):
+    """Reusable parameterised SQL (``/api/query/templates``): a sandboxed Jinja body whose
+    parameters render as bind placeholders, never as values (``engine.templating``)."""
+
+    __tablename__ = "query_templates"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Chart(Base):
+    """A declarative chart bound to a saved query (``/api/chart/{id}``): ``spec`` says what
+    is drawn (type, encodings, aggregation), ``customization`` how it looks (title, formats,
+    palette), both validated by ``schemas.charts``."""
+
+    __tablename__ = "charts"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    query_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("saved_queries.id", ondelete="CASCADE"), index=True
+    )
+    # Parameter values the chart runs its query with (the query's defaults fill the rest).
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    customization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChartTemplate(Base):
+    """A reusable chart spec and style preset (``/api/chart/templates``), applied to any saved
+    query whose columns fit its encodings."""
+
+    __tablename__ = "chart_templates"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    customization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
