@@ -59,3 +59,11 @@ class ApiClient:
         return (
             await self.request("PATCH", path, body, expect=kwargs.pop("expect", 200), **kwargs)
         ).body
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return (
+            await self.request("POST", path, body, expect=kwargs.pop("expect", 200), **kwargs)
+        ).body
+
+    async def delete(self, path: str, **kwargs: Any) -> Any:
+        return (await self.request("DELETE", path, expect=kwargs.pop("expect", 204), **kwargs)).body
