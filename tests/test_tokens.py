@@ -494,12 +494,12 @@ def test_correctly_signed_arbitrary_claims_never_crash(
 
 # --------------------------------------------------------------------------- opaque secrets
 
-TOKEN_RE = re.compile(r"(ae[rkpvt])_([A-Za-z0-9]{12})_([A-Za-z0-9]{43})")
+TOKEN_RE = re.compile(r"(ae[rkpvtl])_([A-Za-z0-9]{12})_([A-Za-z0-9]{43})")
 
 
 def test_kinds_are_distinct_three_letter_prefixes() -> None:
     values = [kind.value for kind in SecretKind]
-    assert len(set(values)) == len(values) == 5
+    assert len(set(values)) == len(values) == 6
     assert all(len(v) == 3 and v.startswith("ae") and v.isalpha() for v in values)
 
 

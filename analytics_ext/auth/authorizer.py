@@ -30,6 +30,7 @@ from .resources import (
     ALL_RESOURCES,
     API_KEYS,
     READABLE_JUPYTER_RESOURCES,
+    SHARE_LINK_RESOURCES,
     USERS,
 )
 
@@ -48,6 +49,8 @@ def scope_needed(action: str, resource: str) -> ApiKeyScope:
 
 def role_allows(user: AnalyticsUser, action: str, resource: str, unverified_access: str) -> bool:
     """Whether the account (whatever credential it came with) may ``action`` on ``resource``."""
+    if user.share_link is not None:
+        return resource in SHARE_LINK_RESOURCES  # the sharing service limits it to one object
     if user.is_admin:
         return True
     if resource in ADMIN_ONLY_RESOURCES:

@@ -26,7 +26,8 @@ from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
 from ..services.api_keys import ApiKeyPrincipal
 from ..services.avatars import color_of, initials_of
-from .secret_tokens import looks_like_secret
+from ..services.sharing import LinkPrincipal
+from .secret_tokens import SecretKind, looks_like_secret
 
 _IDENTITY_FIELDS = tuple(f.name for f in fields(User))
 
@@ -43,6 +44,56 @@ class AnalyticsUser(User):
     """The login session a team-server request belongs to (None: owner token, API key)."""
     notebook_role: bool = False
     email_unverified: bool = False
+    share_link: LinkPrincipal | None = None
+    """Set for a request that came with a share link: ``user_id`` is then the link's actor id
+    (``link:<grant id>``), which the sharing service lets view that one object only."""
+
+
+SHARE_TOKEN_ARGUMENT = "share_token"  # noqa: S105 -- a parameter name, not a secret
+"""The query argument a share link's URL carries its token in (scrubbed from Jupyter's logs,
+which hide every argument whose name contains ``token``)."""
+
+
+def accepts_share_links(handler: web.RequestHandler) -> bool:
+    """Whether ``handler`` is one of the few analytics routes a share link may be presented to
+    (an object's own read routes); every other route ignores link tokens entirely."""
+    return bool(getattr(handler, "accepts_share_links", False))
+
+
+def share_link_token(handler: web.RequestHandler) -> str | None:
+    """The share link a request presents: ``Authorization: Bearer ael_...``, or (with no
+    Authorization header) ``?share_token=ael_...``; None for any other request."""
+    header = handler.request.headers.get("Authorization", "").strip()
+    scheme, _, credential = header.partition(" ")
+    if header:
+        credential = credential.strip()
+        is_link = scheme.lower() == "bearer" and credential.startswith(
+            f"{SecretKind.SHARE_LINK.value}_"
+        )
+        return credential if is_link else None
+    token = handler.get_query_argument(SHARE_TOKEN_ARGUMENT, None)
+    return token.strip() if token else None
+
+
+async def share_link_user(handler: web.RequestHandler, services: Services) -> AnalyticsUser | None:
+    """The guest a valid share link makes of its bearer, on routes that accept links."""
+    token = share_link_token(handler)
+    if token is None or not accepts_share_links(handler):
+        return None
+    try:
+        link = await services.run(services.sharing.authenticate_link, token)
+    except Unauthenticated:
+        return None
+    handler._token_authenticated = True  # type: ignore[attr-defined]
+    return AnalyticsUser(
+        username=f"share-link-{link.grant_id[:8]}",
+        name="Share link",
+        display_name="Share link",
+        initials="SL",
+        color=color_of(link.grant_id),
+        user_id=link.actor_id,
+        share_link=link,
+    )
 
 
 def avatar_url(base_url: str) -> str:
@@ -105,6 +156,8 @@ class LocalIdentityProvider(PasswordIdentityProvider):
         services: Services | None = handler.settings.get(SETTINGS_KEY)
         if services is None:
             return authenticated
+        if share_link_token(handler) is not None:
+            return await share_link_user(handler, services)
         if authenticated is None:
             return await self._api_key_user(handler, services)
         return await self.owner(handler, services)

@@ -37,6 +37,7 @@ class SecretKind(StrEnum):
     PASSWORD_RESET = "aep"  # noqa: S105 -- a token prefix, not a password
     EMAIL_VERIFY = "aev"
     KERNEL = "aet"
+    SHARE_LINK = "ael"
 
 
 ALPHABET: Final = string.ascii_letters + string.digits

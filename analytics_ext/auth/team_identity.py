@@ -3,6 +3,8 @@
 Each request is authenticated by the first credential it carries, in this order, and a credential
 that is present but wrong is never passed over for a weaker one:
 
+0. A share link (``Authorization: Bearer ael_...`` or ``?share_token=``), on the few routes
+   that accept one: it views one object and nothing else (``services.sharing``).
 1. ``Authorization: Bearer aek_...``: an API key, bounded by its scopes.
 2. ``Authorization: Bearer <JWT>``: an access token from ``/api/auth/login`` or ``/refresh``.
 3. Jupyter's own token (``?token=`` or ``Authorization: token ...``): the owner, first admin.
@@ -35,7 +37,13 @@ from traitlets import default
 from ..errors import Unauthenticated
 from ..services import SETTINGS_KEY, Services
 from ..services.activity import RequestOrigin
-from .identity import AnalyticsUser, LocalIdentityProvider, principal_user
+from .identity import (
+    AnalyticsUser,
+    LocalIdentityProvider,
+    principal_user,
+    share_link_token,
+    share_link_user,
+)
 from .secret_tokens import looks_like_secret
 
 
@@ -79,6 +87,8 @@ class TeamIdentityProvider(LocalIdentityProvider):
         services: Services | None = handler.settings.get(SETTINGS_KEY)
         if services is None:
             return None  # the extension failed to load: nobody can be mapped to an account
+        if share_link_token(handler) is not None:
+            return await share_link_user(handler, services)
         header = handler.request.headers.get("Authorization", "").strip()
         scheme, _, credential = header.partition(" ")
         credential = credential.strip()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..auth import resources as res
 from . import activity, admin, api_keys, auth, datasources, query, settings
 from .base import AnalyticsHandler
+from .sharing import share_routes
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
 from .user import AvatarHandler, UserHandler
 
@@ -22,6 +24,8 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *admin.ROUTES,
     *datasources.ROUTES,
     *query.ROUTES,
+    *share_routes("query", res.QUERY, ("query", "query_template")),
+    *share_routes("chart", res.CHART, ("chart", "chart_template")),
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
     (r"/api/(?:admin|analytics|auth|chart|datasources|query|user)/.*", NotFoundHandler),
 ]

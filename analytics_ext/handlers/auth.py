@@ -37,7 +37,7 @@ from ..schemas.auth import (
 )
 from ..schemas.users import UserView
 from ..store.types import ID_LENGTH
-from .base import ALLOW_SIGNUP_SETTING, MULTI_USER_SETTING, AnalyticsHandler, _error
+from .base import ALLOW_SIGNUP_SETTING, MULTI_USER_SETTING, AnalyticsHandler, error_response
 
 LOCAL_MODE_MESSAGE = (
     "account login is for team servers: set c.AnalyticsExtension.multi_user = True "
@@ -69,7 +69,7 @@ class PublicAccountHandler(AccountHandler):
         await super().prepare()  # XSRF for non-JSON bodies, credentials, body size
         # Only the route's own verbs: any other still gets tornado's 405 with ``Allow``.
         if self._public_method() and not self.settings.get(MULTI_USER_SETTING, False):
-            raise _error(404, LOCAL_MODE_MESSAGE)
+            raise error_response(404, LOCAL_MODE_MESSAGE)
 
 
 # --- public routes -------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ class RegisterHandler(PublicAccountHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         if not self.settings.get(ALLOW_SIGNUP_SETTING, False):
-            raise _error(403, SIGNUP_DISABLED_MESSAGE)
+            raise error_response(403, SIGNUP_DISABLED_MESSAGE)
         body = self.parse(RegisterRequest)
         done = await self.run(
             self.services.signup.register,

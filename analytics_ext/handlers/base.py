@@ -35,7 +35,9 @@ ALLOW_SIGNUP_SETTING = "analytics_ext_allow_signup"
 MULTI_USER_SETTING = "analytics_ext_multi_user"
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.HTTPError:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> web.HTTPError:
     error = web.HTTPError(status, message, reason=responses.get(status))
     # tornado clears headers before writing an error, so headers the error needs travel with it.
     error.headers = headers or {}  # type: ignore[attr-defined]
@@ -60,6 +62,9 @@ class AnalyticsHandler(APIHandler):
     """
 
     auth_resource: ClassVar[str]
+    accepts_share_links: ClassVar[bool] = False
+    """Whether a share link (``auth.identity.share_link_token``) is a credential here: only on
+    the routes of shareable objects, where the sharing service limits it to its one object."""
     max_body_bytes: ClassVar[int | None] = None
     """This route's own body limit in bytes (an upload route needs more than JSON does);
     ``None``: the server-wide ``AnalyticsExtension.max_request_bytes``."""
@@ -78,7 +83,7 @@ class AnalyticsHandler(APIHandler):
             return mapped
         # Jupyter's stock token/password provider names every browser "Anonymous <moon>":
         # there is no person to map to an account, so refuse rather than guess.
-        raise _error(
+        raise error_response(
             403, "this server's identity provider does not map users to analytics accounts"
         )
 
@@ -106,7 +111,7 @@ class AnalyticsHandler(APIHandler):
             is_admin,
         )
         if self.services.revocations.account(account.id) is None:
-            raise _error(403, "this analytics account is disabled; ask an administrator")
+            raise error_response(403, "this analytics account is disabled; ask an administrator")
         self._external_user = analytics_user(account, self)
 
     @property
@@ -157,7 +162,7 @@ class AnalyticsHandler(APIHandler):
 
     @staticmethod
     def _unauthenticated() -> web.HTTPError:
-        return _error(401, "authentication required: send 'Authorization: token <token>'")
+        return error_response(401, "authentication required: send 'Authorization: token <token>'")
 
     def get_login_url(self) -> str:
         raise self._unauthenticated()
@@ -167,7 +172,7 @@ class AnalyticsHandler(APIHandler):
         if limit is None:
             limit = self.settings.get(MAX_BODY_SETTING, 1 << 20)
         if len(self.request.body or b"") > limit:
-            raise _error(413, f"request body is larger than the {limit} byte limit")
+            raise error_response(413, f"request body is larger than the {limit} byte limit")
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -179,20 +184,20 @@ class AnalyticsHandler(APIHandler):
         """The JSON body validated as ``model``: 400 if it is not JSON, 422 naming the field."""
         if not self._json_content_type():
             content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
-            raise _error(
+            raise error_response(
                 400, f"Content-Type must be application/json, not {content_type or 'missing'!r}"
             )
         raw = self.request.body or b""
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as error:
-            raise _error(400, f"request body is not valid JSON: {error}") from None
+            raise error_response(400, f"request body is not valid JSON: {error}") from None
         if not isinstance(data, dict):
-            raise _error(422, f"body: must be a JSON object, not {type(data).__name__}")
+            raise error_response(422, f"body: must be a JSON object, not {type(data).__name__}")
         try:
             return model.model_validate_json(raw)
         except ValidationError as error:
-            raise _error(422, describe_validation_error(error)) from None
+            raise error_response(422, describe_validation_error(error)) from None
 
     def parse_query(self, model: type[Q]) -> Q:
         """The query string validated as ``model``: 422 naming the parameter."""
@@ -203,7 +208,7 @@ class AnalyticsHandler(APIHandler):
         try:
             return model.model_validate(values)
         except ValidationError as error:
-            raise _error(422, describe_validation_error(error)) from None
+            raise error_response(422, describe_validation_error(error)) from None
 
     # -- work and output -----------------------------------------------------------------------
 
@@ -222,9 +227,9 @@ class AnalyticsHandler(APIHandler):
             return await self.services.run(fn, *args, **kwargs)  # type: ignore[arg-type]
         except RateLimited as error:
             retry = {"Retry-After": str(error.retry_after)}
-            raise _error(error.status, error.message, retry) from None
+            raise error_response(error.status, error.message, retry) from None
         except AnalyticsError as error:
-            raise _error(error.status, error.message) from None
+            raise error_response(error.status, error.message) from None
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         if isinstance(payload, BaseModel):

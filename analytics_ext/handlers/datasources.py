@@ -14,10 +14,10 @@ from ..schemas.datasources import (
     PreviewQuery,
     SchemaQuery,
 )
-from ..schemas.sharing import GrantCreate, GrantsQuery
 from ..services.datasources import DATASOURCE
 from ..store.types import ID_LENGTH
 from .base import AnalyticsHandler
+from .sharing import share_routes
 
 ID = rf"[A-Za-z0-9_-]{{{ID_LENGTH}}}"
 
@@ -96,47 +96,11 @@ class PreviewHandler(AnalyticsHandler):
         self.write_json(await self.run(self.services.datasources.preview, self.user_id, query))
 
 
-class SharesHandler(AnalyticsHandler):
-    auth_resource = res.DATASOURCES
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        query = self.parse_query(GrantsQuery)
-        grants = await self.run(
-            self.services.sharing.list_grants, self.user_id, DATASOURCE, query.object_id
-        )
-        self.write_json({"items": [grant.model_dump(mode="json") for grant in grants]})
-
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
-        body = self.parse(GrantCreate)
-        grant, created = await self.run(
-            self.services.sharing.grant, self.user_id, DATASOURCE, body, self.origin
-        )
-        self.write_json(grant, status=201 if created else 200)
-
-
-class ShareHandler(AnalyticsHandler):
-    auth_resource = res.DATASOURCES
-
-    @web.authenticated
-    @authorized
-    async def delete(self, grant_id: str) -> None:
-        await self.run(
-            self.services.sharing.revoke, self.user_id, DATASOURCE, grant_id, self.origin
-        )
-        self.set_status(204)
-        self.finish()
-
-
 ROUTES = [
     (r"/api/datasources", DatasourcesHandler),
     (r"/api/datasources/test-connection", ConnectionTestHandler),
     (r"/api/datasources/schema", SchemaHandler),
     (r"/api/datasources/preview", PreviewHandler),
-    (r"/api/datasources/share", SharesHandler),
-    (rf"/api/datasources/share/(?P<grant_id>{ID})", ShareHandler),
+    *share_routes("datasources", res.DATASOURCES, (DATASOURCE,)),
     (rf"/api/datasources/(?P<datasource_id>{ID})", DatasourceHandler),
 ]

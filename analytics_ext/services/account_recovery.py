@@ -162,6 +162,12 @@ class AccountRecovery:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._revocations = revocations
 
+    @property
+    def public_url(self) -> str:
+        """The server's address as users reach it (``AnalyticsExtension.public_url``), the base
+        of every link the server hands out."""
+        return self._settings.public_url
+
     # --- password reset ---------------------------------------------------------------------
 
     async def forgot_password(self, email_or_username: str, origin: RequestOrigin) -> None:
