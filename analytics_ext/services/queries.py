@@ -9,14 +9,16 @@ run in ``query_runs`` when it starts and when it ends. Runs are visible only to 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from ..engine.export import json_rows
 from ..engine.runs import QueryEngine, Run, RunState
+from ..engine.spec import SourceSpec
 from ..errors import Conflict
 from ..schemas.queries import (
     ColumnOut,
@@ -27,12 +29,14 @@ from ..schemas.queries import (
     QueryRunOut,
     ResultPage,
 )
+from ..schemas.settings import UserSettings
 from ..store import Database
 from ..store.models import QueryRun
 from ..store.types import utcnow
 from .datasources import DatasourceService
 from .pagination import decode_cursor, encode_cursor
 from .settings import SettingsService
+from .sharing import is_link_actor
 
 log = logging.getLogger(__name__)
 
@@ -62,29 +66,58 @@ class QueryService:
         """Schedules blocking work (recording a run's end) on the services' pool."""
 
     def run(self, user_id: str, body: QueryRunCreate) -> QueryRunOut:
+        """``POST /api/query/run``: an ad-hoc statement on a datasource the caller may ``use``."""
         spec = self._datasources.source_for(user_id, body.datasource_id, "use")
-        run = self.engine.submit(
+        run = self.start(
             user_id,
             spec,
             body.sql,
             body.parameters,
+            row_limit=body.row_limit,
             bypass_cache=body.bypass_cache,
-            # No limit asked: the user's default_row_limit setting (the datasource caps both).
-            row_limit=body.row_limit or self._settings.get(user_id).default_row_limit,
         )
+        return run_out(run)
+
+    def start(
+        self,
+        actor_id: str,
+        spec: SourceSpec,
+        sql: str,
+        bindings: Mapping[str, Any],
+        *,
+        row_limit: int | None = None,
+        bypass_cache: bool = False,
+    ) -> Run:
+        """Submit ``sql`` with driver ``bindings`` on ``spec`` for ``actor_id``: the one path of
+        ad-hoc and saved-query runs. The caller has already checked permissions and chosen whose
+        datasource authority ``spec`` carries; the run belongs to ``actor_id`` (only they see it
+        through ``/api/query/runs/{id}``).
+
+        A share link (``link:<id>``) is no account: it has no row-limit setting (the default
+        applies) and no history, since ``query_runs`` rows belong to users.
+        """
+        is_user = not is_link_actor(actor_id)
+        if row_limit is None:  # the user's default_row_limit setting; the datasource caps both
+            settings = self._settings.get(actor_id) if is_user else UserSettings()
+            row_limit = settings.default_row_limit
+        run = self.engine.submit(
+            actor_id, spec, sql, bindings, bypass_cache=bypass_cache, row_limit=row_limit
+        )
+        if not is_user:
+            return run
         with self._db.transaction() as tx:
             tx.add(
                 QueryRun(
                     id=run.id,
-                    user_id=user_id,
-                    datasource_id=body.datasource_id,
-                    sql=body.sql,
+                    user_id=actor_id,
+                    datasource_id=spec.id,
+                    sql=sql,
                     state=run.state.value,
                     cached=run.cached,
                 )
             )
         run.future.add_done_callback(lambda _: self._submit(self._record_end, run))
-        return run_out(run)
+        return run
 
     def _record_end(self, run: Run) -> None:
         try:
