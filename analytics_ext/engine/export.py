@@ -61,6 +61,92 @@ def export(
         raise Invalid("format", f"must be one of {', '.join(FORMATS)}")
 
 
+STREAM_CHUNK_BYTES = 1 << 20
+"""Bytes per chunk when a finished file (XLSX) is read back to a response."""
+
+
+def export_chunks(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    fmt: Format,
+    *,
+    num_rows: int | None = None,
+    tmp_dir: str | None = None,
+) -> Iterator[bytes]:
+    """The export of ``batches`` as a stream of byte chunks, for writing to a response.
+
+    CSV, Parquet and JSON are produced batch by batch, so one batch's output is in memory at a
+    time. XLSX is a zip whose directory comes last, so it is written to a temporary file in
+    ``tmp_dir`` (xlsxwriter's constant_memory mode keeps one row in memory) and read back in
+    chunks; the file is deleted when the stream ends or is closed.
+    """
+    if fmt == "json":
+        yield from json_chunks(batches)
+        return
+    if fmt == "xlsx":
+        yield from _xlsx_chunks(batches, schema, num_rows, tmp_dir)
+        return
+    if fmt not in ("csv", "parquet"):
+        raise Invalid("format", f"must be one of {', '.join(FORMATS)}")
+    sink = _ChunkSink()
+    if fmt == "parquet":
+        with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                yield sink.take()
+        yield sink.take()
+        return
+    names = [neutralize(name) for name in schema.names]
+    csv_writer: pa_csv.CSVWriter | None = None
+    for batch in batches:
+        safe = _csv_batch(batch, names)
+        if csv_writer is None:
+            csv_writer = pa_csv.CSVWriter(sink, safe.schema)
+        csv_writer.write_batch(safe)
+        yield sink.take()
+    if csv_writer is None:
+        yield (",".join(json.dumps(name) for name in names) + "\n").encode()
+        return
+    csv_writer.close()
+    yield sink.take()
+
+
+def _xlsx_chunks(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, num_rows: int | None, tmp_dir: str | None
+) -> Iterator[bytes]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="analytics-export-", dir=tmp_dir) as folder:
+        path = f"{folder}/export.xlsx"
+        write_xlsx(batches, schema, path, num_rows=num_rows, tmp_dir=folder)
+        with open(path, "rb") as file:
+            while chunk := file.read(STREAM_CHUNK_BYTES):
+                yield chunk
+
+
+class _ChunkSink:
+    """A write-only file object handing back what was written since the last ``take``."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts = []
+        return data
+
+
 # -- CSV ---------------------------------------------------------------------------------------
 
 
@@ -125,11 +211,13 @@ def write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema, sink: Bi
 def write_xlsx(
     batches: Iterable[pa.RecordBatch],
     schema: pa.Schema,
-    sink: BinaryIO,
+    sink: BinaryIO | str,
     *,
     num_rows: int | None = None,
+    tmp_dir: str | None = None,
 ) -> None:
-    """One sheet, written row by row (xlsxwriter's constant_memory mode)."""
+    """One sheet, written row by row (xlsxwriter's constant_memory mode); ``tmp_dir`` holds
+    xlsxwriter's own temporary files (default: the system's)."""
     import xlsxwriter
 
     if num_rows is not None and num_rows > XLSX_MAX_ROWS:
@@ -141,6 +229,7 @@ def write_xlsx(
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
+            **({"tmpdir": tmp_dir} if tmp_dir else {}),
         },
     )
     try:
