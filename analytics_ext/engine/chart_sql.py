@@ -33,6 +33,9 @@ SOURCE_ALIAS = "chart_source"
 GROUP_CHANNELS = ("x", "color", "facet")
 """Channels an aggregating chart groups by (a heatmap also groups by ``y``)."""
 
+_NUMERIC_AS_TEXT = frozenset({"postgresql", "redshift"})
+"""Dialects whose SUM and AVG of a NUMERIC answer an unconstrained NUMERIC, which the engine
+reads as text (it cannot know a precision): charts cast those to double."""
 _MEDIAN_PERCENTILE = frozenset({"postgresql", "redshift"})
 _MEDIAN_FUNCTION = frozenset({"duckdb", "snowflake", "oracle", "databricks", "teradata"})
 _MEDIAN_QUANTILE = frozenset({"clickhouse"})
@@ -84,10 +87,11 @@ def aggregate_sql(op: str, column: str | None, backend: str) -> str:
     """``op`` over ``column`` (None: rows) in the dialect; ``Invalid`` where it has none."""
     if column is None:
         return "COUNT(*)"
-    if op == "sum":
-        return f"SUM({column})"
-    if op == "mean":
-        return f"AVG({column})"
+    if op in ("sum", "mean"):
+        function = "SUM" if op == "sum" else "AVG"
+        if backend in _NUMERIC_AS_TEXT:  # NUMERIC without precision reaches Arrow as text
+            return f"CAST({function}({column}) AS DOUBLE PRECISION)"
+        return f"{function}({column})"
     if op in ("min", "max", "count"):
         return f"{op.upper()}({column})"
     if op == "count_distinct":
@@ -281,6 +285,25 @@ def check_columns(spec: ChartSpec, schema: pa.Schema, where: str = "spec") -> No
                     f"the y of a {spec.type} chart must be {wanted}; {encoding.field!r} is "
                     f"{has} (or aggregate it with count)",
                 )
+
+
+def plain_numbers(table: pa.Table) -> pa.Table:
+    """Decimal columns as numbers a renderer plots: whole decimals (DuckDB's HUGEINT sums) as
+    int64 where they fit, the rest as float64. A chart draws; it does not keep cents exact."""
+    for index, column in enumerate(table.columns):
+        kind = column.type
+        if not pa.types.is_decimal(kind):
+            continue
+        converted = None
+        if kind.scale == 0:
+            try:
+                converted = column.cast(pa.int64())
+            except (pa.ArrowInvalid, OverflowError):
+                converted = None
+        if converted is None:
+            converted = column.cast(pa.float64(), safe=False)
+        table = table.set_column(index, table.field(index).with_type(converted.type), converted)
+    return table
 
 
 # -- histograms ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
-from ..engine.chart_sql import chart_query, check_columns, histogram_table
+from ..engine.chart_sql import chart_query, check_columns, histogram_table, plain_numbers
 from ..engine.errors import QueryFailed
 from ..engine.export import json_rows
 from ..engine.runs import Run, RunState
@@ -282,7 +282,7 @@ class ChartDataService:
         table = table.slice(0, cap) if truncated else table
         if statement.histogram:
             table = histogram_table(table, spec, statement.columns)
-        return table, statement.columns, truncated
+        return plain_numbers(table), statement.columns, truncated
 
     def _source(self, query: SavedQuery) -> SourceSpec:
         """The query's datasource with its owner's authority (as for the query's viewers)."""
