@@ -79,7 +79,9 @@ class ChartDataHandler(AnalyticsHandler):
             return
         stream = await self.run(data.data_arrow, self.user_id, chart_id)
         self.set_header("Content-Type", ARROW_STREAM)
-        self.finish(stream)
+        self.write(stream)
+        await self.flush()  # sends our Content-Type before APIHandler.finish would set JSON's
+        self.finish()
 
 
 class ChartPreviewHandler(AnalyticsHandler):

@@ -247,7 +247,7 @@ class ChartDataService:
         dialect (a median where there is none: 422) and every field is a column of a fitting
         type. The result's ``schema`` comes from running the query once for ``SAMPLE_ROWS``
         rows unless the caller already has it."""
-        chart_query(query.sql, spec, self._source(query).dialect, MAX_CHART_ROWS)
+        chart_query(query.sql, spec, self._source(actor_id, query).dialect, MAX_CHART_ROWS)
         if schema is None:
             schema = self.result_schema(actor_id, query, bindings)
         check_columns(spec, schema)
@@ -271,7 +271,7 @@ class ChartDataService:
         spec: ChartSpec,
         bypass_cache: bool,
     ) -> tuple[pa.Table, dict[str, str], bool]:
-        source = self._source(query)
+        source = self._source(actor_id, query)
         cap = HISTOGRAM_MAX_VALUES if spec.type == "histogram" else MAX_CHART_ROWS
         statement = chart_query(query.sql, spec, source.dialect, cap)
         run = self._start(actor_id, query, statement.sql, bindings, cap + 1, bypass_cache, source)
@@ -284,16 +284,23 @@ class ChartDataService:
             table = histogram_table(table, spec, statement.columns)
         return plain_numbers(table), statement.columns, truncated
 
-    def _source(self, query: SavedQuery) -> SourceSpec:
-        """The query's datasource with its owner's authority (as for the query's viewers)."""
-        if query.owner_id is None or query.datasource_id is None:
-            raise Conflict("the chart's query has no owner or no datasource, so it cannot run")
-        try:
-            return self._datasources.source_for(query.owner_id, query.datasource_id, "use")
-        except (NotFound, Forbidden):
+    def _source(self, actor_id: str, query: SavedQuery) -> SourceSpec:
+        """The query's datasource as the caller may use it, else as its owner may: the same
+        authority ``SavedQueryService.run_as_viewer`` gives a query's viewers."""
+        if query.datasource_id is None:
             raise Conflict(
-                "the query's owner may no longer use its datasource, so it cannot run"
-            ) from None
+                "this chart's query has no datasource (it was deleted): someone who may edit "
+                "the query must choose another datasource"
+            )
+        for who in dict.fromkeys(w for w in (actor_id, query.owner_id) if w is not None):
+            try:
+                return self._datasources.source_for(who, query.datasource_id, "use")
+            except (NotFound, Forbidden):
+                continue
+        raise Forbidden(
+            "this chart cannot run: neither you nor its query's owner may use the datasource; "
+            "ask whoever manages the datasource for the 'use' permission"
+        )
 
     def _start(
         self,
@@ -305,7 +312,7 @@ class ChartDataService:
         bypass_cache: bool,
         source: SourceSpec | None = None,
     ) -> Run:
-        source = source or self._source(query)
+        source = source or self._source(actor_id, query)
         return self._queries.start(
             actor_id, source, sql, bindings, row_limit=row_limit, bypass_cache=bypass_cache
         )
