@@ -19,6 +19,7 @@ from traitlets import Bool, Int, Unicode, default, validate
 from ._version import __version__
 from .auth.authorizer import UNVERIFIED_ACCESS_SETTING, AnalyticsAuthorizer
 from .auth.identity import LocalIdentityProvider
+from .auth.kernel_env import KernelCredentials
 from .auth.passwords import PasswordHasher
 from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
@@ -184,7 +185,12 @@ class AnalyticsExtension(
             deleted_user_objects=DeletedUserObjects(self.deleted_user_objects),
             datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
             query_engine=QueryEngine(**self.engine_options()),
+            kernel_token_lifetime=timedelta(seconds=self.kernel_token_lifetime),
         )
+        self.kernel_credentials = KernelCredentials(
+            self.serverapp.kernel_manager, self.services, self.serverapp.connection_url
+        )
+        self.kernel_credentials.install()
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes
         self.settings[UNVERIFIED_ACCESS_SETTING] = self.unverified_email_access
@@ -200,6 +206,7 @@ class AnalyticsExtension(
     async def stop_extension(self) -> None:
         services = getattr(self, "services", None)
         if services is not None:
+            await services.run(self.kernel_credentials.revoke_all)
             await services.stop()
 
 

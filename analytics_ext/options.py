@@ -78,6 +78,19 @@ class AccountOptions(Configurable):
         config=True,
     )
 
+    kernel_token_lifetime = Int(
+        30 * 24 * 3600,
+        help="""Seconds a notebook kernel's token lasts at most (it is revoked when the kernel
+        shuts down; this bounds a token left behind by a server that crashed).""",
+        config=True,
+    )
+
+    @validate("kernel_token_lifetime")
+    def _check_kernel_token_lifetime(self, proposal: dict) -> int:
+        if proposal["value"] < 3600:
+            raise ValueError("kernel_token_lifetime must be at least 3600 seconds")
+        return int(proposal["value"])
+
     @validate("session_lifetime")
     def _check_session_lifetime(self, proposal: dict) -> int:
         if proposal["value"] < 3600:

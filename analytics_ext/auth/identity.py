@@ -172,13 +172,19 @@ class LocalIdentityProvider(PasswordIdentityProvider):
     async def _api_key_user(
         self, handler: web.RequestHandler, services: Services
     ) -> AnalyticsUser | None:
-        """The account behind ``Authorization: Bearer aek_...``, bounded by the key's scopes."""
+        """The account behind ``Authorization: Bearer aek_...`` (an API key) or ``aet_...`` (a
+        kernel's token), bounded by its scopes."""
         header = handler.request.headers.get("Authorization", "")
         if not looks_like_secret(header):
             return None
         token = header.split(None, 1)[-1].strip()
+        # A notebook kernel's token has the shape and scopes of an API key's principal.
+        is_kernel = token.startswith(f"{SecretKind.KERNEL.value}_")
+        authenticate = (
+            services.kernel_tokens.authenticate if is_kernel else services.api_keys.authenticate
+        )
         try:
-            key = await services.run(services.api_keys.authenticate, token)
+            key = await services.run(authenticate, token)
             user = await services.run(services.users.get, key.user_id)
         except (Unauthenticated, NotFound):
             return None

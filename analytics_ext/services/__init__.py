@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from ..auth.passwords import PasswordHasher
@@ -31,6 +32,7 @@ from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
 from .credentials import CredentialCipher
 from .datasources import DatasourceService, DatasourceSettings
+from .kernel_tokens import KernelTokenService
 from .mail import Mailer
 from .ownership import DeletedUserObjects
 from .profile import ProfileService
@@ -82,6 +84,7 @@ class Services:
     connections: ConnectionCache
     datasources: DatasourceService
     queries: QueryService
+    kernel_tokens: KernelTokenService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -101,6 +104,7 @@ class Services:
         revocation_poll_interval: float = 0.5,
         query_engine: QueryEngine | None = None,
         deleted_user_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
+        kernel_token_lifetime: timedelta = timedelta(days=30),
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
@@ -175,6 +179,7 @@ class Services:
             connections=connections,
             datasources=datasources,
             queries=queries,
+            kernel_tokens=KernelTokenService(db, kernel_token_lifetime),
             executor=executor,
         )
 

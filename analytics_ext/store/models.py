@@ -420,3 +420,25 @@ class ChartTemplate(Base):
     customization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KernelToken(Base):
+    """The credential a notebook kernel uses to call the REST API as the user who started it.
+
+    Handed to the kernel in its environment when it starts, stored as a hash, revoked when the
+    kernel shuts down (``auth.kernel_env``). Unlike a 15-minute access token it lives as long as
+    the kernel; unlike an API key it is never listed or shown to anyone.
+    """
+
+    __tablename__ = "kernel_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kernel_id: Mapped[str] = mapped_column(String(64), index=True)
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
