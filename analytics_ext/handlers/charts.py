@@ -43,6 +43,7 @@ class ChartsHandler(AnalyticsHandler):
 
 class ChartHandler(AnalyticsHandler):
     auth_resource = res.CHART
+    accepts_share_links = True
 
     @web.authenticated
     @authorized
@@ -68,6 +69,7 @@ class ChartHandler(AnalyticsHandler):
 
 class ChartDataHandler(AnalyticsHandler):
     auth_resource = res.CHART
+    accepts_share_links = True
 
     @web.authenticated
     @authorized
