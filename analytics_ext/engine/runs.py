@@ -359,7 +359,9 @@ class QueryEngine:
             try:
                 for batch in batches:
                     room = flight.cap - writer.num_rows
-                    if batch.num_rows >= room:
+                    # ">" not ">=": a result that exactly fills the cap is complete, and is only
+                    # called truncated once a further row arrives (room 0).
+                    if batch.num_rows > room:
                         writer.write(batch.slice(0, room))
                         flight.rows = writer.num_rows
                         truncated = True
