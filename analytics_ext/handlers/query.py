@@ -27,6 +27,9 @@ class QueryRunHandler(AnalyticsHandler):
 
 class QueryRunStateHandler(AnalyticsHandler):
     auth_resource = res.QUERY
+    accepts_share_links = True
+    """A share link polls and cancels the runs it started (``POST /api/query/{id}/run``):
+    runs belong to whoever submitted them, so it reaches no one else's."""
 
     @web.authenticated
     @authorized
@@ -41,6 +44,7 @@ class QueryRunStateHandler(AnalyticsHandler):
 
 class QueryResultHandler(AnalyticsHandler):
     auth_resource = res.QUERY
+    accepts_share_links = True
 
     @web.authenticated
     @authorized
