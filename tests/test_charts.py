@@ -285,3 +285,21 @@ async def test_an_editor_cannot_move_a_chart_to_a_query_they_cannot_view(make_te
     assert (await team.alice.get(path))["query_id"] == team.query_id
     team.grant("query", other["id"], team.bob_id, "view")
     assert (await team.bob.patch(path, {"query_id": other["id"]}))["query_id"] == other["id"]
+
+
+async def test_a_share_link_views_one_chart_and_its_data_only(make_team, jp_fetch) -> None:
+    team = await make_team()
+    chart = await create(team.alice, team.query_id, parameters={"min_amount": 6})
+    other = await create(team.alice, team.query_id, name="other")
+    body = GrantCreate(object_id=chart["id"], principal_type="link", level="view")
+    grant, _ = team.services.sharing.grant(team.alice_id, "chart", body, HERE)
+    link = ApiClient(jp_fetch, headers={"Authorization": f"Bearer {grant.token}"})
+    path = f"/api/chart/{chart['id']}"
+    assert (await link.get(path))["permission"] == "view"
+    data = await link.get(f"{path}/data")
+    assert data["rows"] == [{"region": "north", "amount": 60}, {"region": "south", "amount": 7}]
+    await link.request("PATCH", path, {"name": "x"}, expect=404)
+    await link.request("DELETE", path, expect=404)
+    await link.request("GET", f"/api/chart/{other['id']}", expect=404)
+    await link.request("GET", f"/api/chart/{other['id']}/data", expect=404)
+    await link.request("GET", f"/api/query/{team.query_id}", expect=404)
