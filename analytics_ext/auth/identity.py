@@ -26,7 +26,7 @@ from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
 from ..services.api_keys import ApiKeyPrincipal
 from ..services.avatars import color_of, initials_of
-from ..services.sharing import LinkPrincipal
+from ..services.sharing import LinkPrincipal, link_actor
 from .secret_tokens import SecretKind, looks_like_secret
 
 _IDENTITY_FIELDS = tuple(f.name for f in fields(User))
@@ -48,6 +48,11 @@ class AnalyticsUser(User):
     """Set for a request that came with a share link: ``user_id`` is then the link's actor id
     (``link:<grant id>``), which the sharing service lets view that one object only."""
 
+
+DEAD_LINK = LinkPrincipal(
+    actor_id=link_actor(""), grant_id="", object_type="", object_id="", expires_at=None
+)
+"""The guest of a share link that does not (or no longer) work."""
 
 SHARE_TOKEN_ARGUMENT = "share_token"  # noqa: S105 -- a parameter name, not a secret
 """The query argument a share link's URL carries its token in (scrubbed from Jupyter's logs,
@@ -83,14 +88,17 @@ async def share_link_user(handler: web.RequestHandler, services: Services) -> An
     try:
         link = await services.run(services.sharing.authenticate_link, token)
     except Unauthenticated:
-        return None
+        # A revoked, expired or made-up link opens nothing: its bearer is a guest whose actor
+        # names no grant, so every object answers 404 — as for an object that never existed,
+        # which is what a link that no longer works should look like to whoever holds it.
+        link = DEAD_LINK
     handler._token_authenticated = True  # type: ignore[attr-defined]
     return AnalyticsUser(
-        username=f"share-link-{link.grant_id[:8]}",
+        username=f"share-link-{link.grant_id[:8] or 'expired'}",
         name="Share link",
         display_name="Share link",
         initials="SL",
-        color=color_of(link.grant_id),
+        color=color_of(link.grant_id or "expired"),
         user_id=link.actor_id,
         share_link=link,
     )
