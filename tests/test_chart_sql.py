@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -331,10 +330,21 @@ def test_fitting_columns_pass_and_all_null_columns_are_not_judged() -> None:
     )
 
 
-def test_every_path_puts_the_source_in_a_subquery(tmp_path: Path) -> None:
+def test_every_path_puts_the_source_in_a_subquery() -> None:
     spec = ChartSpec.model_validate({**BAR, "aggregation": {"op": "sum"}})
     query = chart_query("SELECT * FROM sales;", spec, "mysql", cap=10)
     assert query.sql == (
         "SELECT `region`, SUM(`amount`) AS `amount` FROM (\nSELECT * FROM sales\n) AS chart_source"
         "\nGROUP BY 1\nORDER BY 1 ASC\nLIMIT 11"
     )
+
+
+def test_a_box_plot_keeps_its_values_unaggregated() -> None:
+    spec = ChartSpec.model_validate({**BAR, "type": "box", "aggregation": {"op": "mean"}})
+    with pytest.raises(Invalid) as refused:
+        chart_query("SELECT * FROM sales", spec, "duckdb", cap=10)
+    assert refused.value.field == "spec.aggregation"
+    raw = chart_query(
+        "SELECT * FROM sales", spec.model_copy(update={"aggregation": None}), "duckdb", 10
+    )
+    assert "GROUP BY" not in raw.sql

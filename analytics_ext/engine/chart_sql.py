@@ -123,6 +123,10 @@ def _unique(name: str, taken: set[str]) -> str:
 def chart_query(source_sql: str, spec: ChartSpec, backend: str, cap: int) -> ChartQuery:
     """The statement drawing ``spec`` from ``source_sql``'s result, reading at most ``cap + 1``
     rows (one more than the chart may show, so the caller can tell the cap was hit)."""
+    if spec.type == "box" and spec.aggregation is not None:
+        raise Invalid(
+            "spec.aggregation", "a box plot shows the spread of y's values; leave aggregation out"
+        )
     inner = strip_terminator(source_sql, backend)
     source = f"FROM (\n{inner}\n) AS {SOURCE_ALIAS}"
     q = lambda name: quote(name, backend)  # noqa: E731
