@@ -4,18 +4,24 @@ is shared again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from analytics_ext.errors import Forbidden, NotFound
+from analytics_ext.schemas.favorites import FavoriteCreate, FavoriteListQuery
 from analytics_ext.schemas.sharing import GrantCreate
 from analytics_ext.services.activity import RequestOrigin
+from analytics_ext.store import Database
 from analytics_ext.store.models import ActivityEvent, Favorite
 from analytics_ext.store.types import new_id
 from tests.support.api import ApiClient
 from tests.support.datasources import sqlite_file
 from tests.support.query_library import make_datasource, save_query
+from tests.test_saved_query_versions import Library, library
 
 pytestmark = pytest.mark.timeout(120)
 HERE = RequestOrigin("127.0.0.1")
@@ -144,3 +150,42 @@ async def test_a_favorite_leaves_with_access_and_comes_back_with_it(people, serv
     with server_services.db.transaction() as tx:
         count = select(func.count()).select_from(Favorite).where(Favorite.object_id == two)
         assert tx.scalar(count) == 0
+
+
+# -- the service on both store backends ------------------------------------------------------------
+
+
+@pytest.fixture
+def lib(db: Database, tmp_path: Path) -> Iterator[Library]:
+    with library(db, tmp_path) as made:
+        yield made
+
+
+def test_order_visibility_and_deletion_on_both_store_backends(lib: Library) -> None:
+    alice, bob, admin = lib.world.alice, lib.world.bob, lib.world.admin
+    queries = [lib.create(alice, name=f"q{n}") for n in range(3)]
+    for query_id in queries:
+        body = GrantCreate(object_id=query_id, principal_id=bob, level="view")
+        lib.world.sharing.grant(alice, "query", body, HERE)
+    favorites = lib.favorites
+
+    def order() -> list[str]:
+        return [item.name for item in favorites.list(bob, FavoriteListQuery()).items]
+
+    added = [favorites.add(bob, FavoriteCreate(**favorite(q)), HERE)[0] for q in queries]
+    favorites.move(bob, added[2].id, 0)
+    assert order() == ["q2", "q0", "q1"]
+    assert favorites.add(admin, FavoriteCreate(**favorite(queries[0])), HERE)[1] is True
+
+    grants = lib.world.sharing.list_grants(alice, "query", queries[0])
+    lib.world.sharing.revoke(alice, "query", grants[0].id, HERE)
+    assert order() == ["q2", "q1"]
+    with pytest.raises(NotFound):
+        favorites.move(bob, added[0].id, 0)
+
+    lib.queries.delete(alice, queries[1], False, HERE)
+    assert order() == ["q2"]
+    assert [i.name for i in favorites.list(admin, FavoriteListQuery()).items] == ["q0"]
+    with pytest.raises(Forbidden, match="share link"):
+        favorites.add("link:" + new_id(), FavoriteCreate(**favorite(queries[2])), HERE)
+    assert favorites.list("link:" + new_id(), FavoriteListQuery()).items == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Library:
     world: World
     queries: SavedQueryService
     versions: SavedQueryVersions
+    favorites: FavoriteService
     datasource: str
 
     def create(self, user_id: str, **fields) -> str:
@@ -56,9 +58,10 @@ class Library:
         return [item.version for item in page.items]
 
 
-@pytest.fixture
-def lib(db: Database, tmp_path: Path) -> Iterator[Library]:
-    world = make_world(db, tmp_path)
+@contextmanager
+def library(db: Database, folder: Path) -> Iterator[Library]:
+    """The saved-query services on ``db``, alice holding ``use`` on the admin's SQLite shop."""
+    world = make_world(db, folder)
     shop = sqlite_file(world.data)
     source = world.create(world.admin, url=f"sqlite:///{shop}").id
     world.share(world.admin, source, world.alice, "use")
@@ -68,13 +71,21 @@ def lib(db: Database, tmp_path: Path) -> Iterator[Library]:
         db, world.service, QueryEngine(workers=1), executor.submit, SettingsService(db, activity)
     )
     sharing = world.sharing
-    saved = SavedQueryService(
-        db, activity, sharing, world.service, queries, FavoriteService(db, activity, sharing)
-    )
-    yield Library(world, saved, SavedQueryVersions(db, sharing), source)
-    queries.close()
-    executor.shutdown(wait=True)
-    world.connections.dispose_all()
+    favorites = FavoriteService(db, activity, sharing)
+    saved = SavedQueryService(db, activity, sharing, world.service, queries, favorites)
+    try:
+        yield Library(world, saved, SavedQueryVersions(db, sharing), favorites, source)
+    finally:
+        queries.close()
+        executor.shutdown(wait=True)
+        world.connections.dispose_all()
+
+
+@pytest.fixture
+def lib(db: Database, tmp_path: Path) -> Iterator[Library]:
+    """Runs on both store backends (SQLite and PostgreSQL)."""
+    with library(db, tmp_path) as made:
+        yield made
 
 
 def test_restoring_v1_appends_v3_equal_to_v1_and_keeps_v1_and_v2(lib: Library) -> None:

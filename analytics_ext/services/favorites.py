@@ -174,9 +174,10 @@ class FavoriteService:
     # -- helpers -------------------------------------------------------------------------------
 
     def _kind(self, name: str) -> SharedKind | None:
+        """The registered kind ``name``, or None when no service registered it (yet)."""
         try:
             return self._sharing.kind(name)
-        except KeyError:
+        except (KeyError, NotFound):
             return None
 
     def _viewable(self, tx: Session, user_id: str, object_type: str, object_id: str) -> Any:
