@@ -1,6 +1,7 @@
 """Saved-query versions at the service level, on both store backends: every change appends a
 version, a save that changes nothing appends none, restoring appends a copy (history is never
-rewritten), diffs per field with unified text, stale and simultaneous saves are 409."""
+rewritten), diffs per field with unified text, stale and simultaneous saves are 409; and a query
+outliving its datasource."""
 
 from __future__ import annotations
 
@@ -222,3 +223,23 @@ def test_restore_is_checked_like_a_save(lib: Library) -> None:
     assert lib.patch(bob, query_id, description="bob was here").version == 3  # no SQL change
     world.share(world.admin, lib.datasource, bob, "use")
     assert lib.queries.restore(bob, query_id, 1, HERE).sql == SQL_V1
+
+
+def test_a_query_whose_datasource_was_deleted(lib: Library) -> None:
+    """The query stays (``datasource_id`` null): it cannot run, metadata can still change, and
+    changing what runs needs a datasource again."""
+    world, alice = lib.world, lib.world.alice
+    query_id = lib.create(alice)
+    world.service.delete(world.admin, lib.datasource, HERE)
+    assert lib.queries.get(alice, query_id).datasource_id is None
+    with pytest.raises(Conflict, match="datasource was deleted"):
+        lib.queries.run_as_viewer(alice, query_id, {})
+    assert lib.patch(alice, query_id, tags=["orphan"]).version == 2
+    with pytest.raises(Invalid, match="datasource_id: the query's datasource was deleted"):
+        lib.patch(alice, query_id, sql="SELECT 2 AS two", parameters=[])
+    other = sqlite_file(world.data, "other.sqlite")
+    moved = world.create(world.admin, name="other", url=f"sqlite:///{other}").id
+    world.share(world.admin, moved, alice, "use")
+    assert lib.patch(alice, query_id, datasource_id=moved).datasource_id == moved
+    run = lib.queries.run_as_viewer(alice, query_id, {"first": 2})
+    assert run.future.result(timeout=30).result.to_table().column("name").to_pylist() == ["Grace"]
