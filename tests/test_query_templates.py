@@ -237,4 +237,4 @@ async def test_a_share_link_views_and_renders_its_one_template(
     await guest.request("PATCH", path, {"name": "x"}, expect=404)
     await guest.request("DELETE", path, expect=404)
     await alice.delete(f"/api/query/share/{grant['id']}")
-    await guest.get(path, expect=401)
+    await guest.get(path, expect=404)  # a revoked link opens nothing
