@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.datasources import postgres_database
+from tests.support.query_library import make_datasource, save_query
 from tests.test_user import count_users, user_row
 
 CASES = [
@@ -63,3 +65,15 @@ async def test_oversized_body_is_413_and_changes_nothing(api, db_url, jp_servera
 async def test_unknown_verb_is_405_not_500(api):
     reply = await api.request("DELETE", "/api/user")
     assert reply.status == 405
+
+
+async def test_a_percent_sign_in_a_message_reaches_the_caller_once(api) -> None:
+    """tornado stores an HTTPError's message as a %-format; the answer must not show ``%%``."""
+    with postgres_database(["CREATE TABLE t (a INTEGER)"]) as url:
+        source = await make_datasource(api, url)
+        query = await save_query(api, source, "SELECT a FROM t")
+        spec = {"type": "bar", "encodings": {"x": {"field": "50%"}, "y": {"field": "a"}}}
+        body = {"name": "c", "query_id": query["id"], "spec": spec}
+        reply = await api.request("POST", "/api/chart", body, expect=422)
+    assert "'50%'" in reply.body["message"]
+    assert "%%" not in reply.body["message"]

@@ -41,6 +41,8 @@ def error_response(
     error = web.HTTPError(status, message, reason=responses.get(status))
     # tornado clears headers before writing an error, so headers the error needs travel with it.
     error.headers = headers or {}  # type: ignore[attr-defined]
+    # tornado keeps log_message as a %-format (doubling a bare "%"): the caller reads this.
+    error.message = message  # type: ignore[attr-defined]
     return error
 
 
@@ -243,7 +245,7 @@ class AnalyticsHandler(APIHandler):
         error = kwargs.get("exc_info", (None, None, None))[1]
         reason = responses.get(status_code, "Unknown")
         if isinstance(error, web.HTTPError):
-            message = error.log_message or reason
+            message = getattr(error, "message", None) or error.log_message or reason
             for name, value in getattr(error, "headers", {}).items():
                 self.set_header(name, value)
         else:
