@@ -5,7 +5,20 @@ from __future__ import annotations
 from typing import Final
 
 from ..auth import resources as res
-from . import activity, admin, api_keys, auth, datasources, query, settings
+from . import (
+    activity,
+    admin,
+    api_keys,
+    auth,
+    charts,
+    datasources,
+    favorites,
+    query,
+    query_export,
+    query_templates,
+    saved_queries,
+    settings,
+)
 from .base import AnalyticsHandler
 from .sharing import share_routes
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
@@ -24,6 +37,11 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *admin.ROUTES,
     *datasources.ROUTES,
     *query.ROUTES,
+    *query_templates.ROUTES,
+    *query_export.ROUTES,
+    *saved_queries.ROUTES,
+    *favorites.ROUTES,
+    *charts.ROUTES,
     *share_routes("query", res.QUERY, ("query", "query_template")),
     *share_routes("chart", res.CHART, ("chart", "chart_template")),
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.

@@ -30,14 +30,22 @@ from .admin_users import AdminUserService
 from .api_keys import ApiKeyService
 from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
+from .chart_data import ChartDataService
+from .chart_templates import ChartTemplateService
+from .charts import ChartService
 from .credentials import CredentialCipher
 from .datasources import DatasourceService, DatasourceSettings
+from .favorites import FavoriteService
 from .kernel_tokens import KernelTokenService
 from .mail import Mailer
 from .ownership import DeletedUserObjects
 from .profile import ProfileService
 from .queries import QueryService
+from .query_export import QueryExportService
+from .query_templates import QueryTemplateService
 from .revocation import RevocationView
+from .saved_queries import SavedQueryService
+from .saved_query_versions import SavedQueryVersions
 from .schema_inspection import SchemaInspector
 from .settings import SettingsService
 from .sharing import SharingService
@@ -85,6 +93,14 @@ class Services:
     datasources: DatasourceService
     queries: QueryService
     kernel_tokens: KernelTokenService
+    favorites: FavoriteService
+    saved_queries: SavedQueryService
+    query_templates: QueryTemplateService
+    query_export: QueryExportService
+    saved_query_versions: SavedQueryVersions
+    chart_data: ChartDataService
+    charts: ChartService
+    chart_templates: ChartTemplateService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -127,6 +143,10 @@ class Services:
         if redis_url:
             engine.cache = RedisCache(redis_url, engine.budget, engine.spill_dir)
         queries = QueryService(db, datasources, engine, executor.submit, settings)
+        favorites = FavoriteService(db, activity, sharing)
+        saved_queries = SavedQueryService(db, activity, sharing, datasources, queries, favorites)
+        chart_data = ChartDataService(db, sharing, datasources, queries, settings)
+        charts = ChartService(db, activity, sharing, chart_data)
         recovery = AccountRecovery(
             db,
             activity,
@@ -180,6 +200,14 @@ class Services:
             datasources=datasources,
             queries=queries,
             kernel_tokens=KernelTokenService(db, kernel_token_lifetime),
+            favorites=favorites,
+            saved_queries=saved_queries,
+            query_templates=QueryTemplateService(db, activity, sharing, saved_queries),
+            query_export=QueryExportService(engine, saved_queries, run),
+            saved_query_versions=SavedQueryVersions(db, sharing),
+            chart_data=chart_data,
+            charts=charts,
+            chart_templates=ChartTemplateService(db, activity, sharing, chart_data, charts),
             executor=executor,
         )
 
