@@ -81,6 +81,37 @@ def test_writer_gives_an_all_null_column_its_later_type(tmp_path) -> None:
     result.close()
 
 
+@pytest.mark.parametrize("budget", [1 << 30, 1], ids=["in-memory", "spilled"])
+def test_ordered_pages_sort_the_whole_result(tmp_path, budget: int) -> None:
+    """The grid's server-side sort: pages of the whole result in order, nulls last, ties in
+    the result's order, the same whether the result stayed in memory or spilled."""
+    writer = ResultWriter(MemoryBudget(budget), tmp_path)
+    values = [(i * 7919) % 1000 if i % 10 else None for i in range(3000)]
+    for start in range(0, 3000, 250):  # many batches, so many row groups once spilled
+        chunk = values[start : start + 250]
+        ids = list(range(start, start + len(chunk)))
+        writer.write(pa.record_batch([pa.array(ids), pa.array(chunk, pa.int64())], ["id", "v"]))
+    result = writer.finish()
+    assert result.spilled is (budget == 1)
+    expected = sorted(
+        (row for row in zip(range(3000), values, strict=True) if row[1] is not None),
+        key=lambda row: row[1],
+    )
+    page = result.ordered_page(100, 5, "v")
+    assert (
+        list(zip(page["id"].to_pylist(), page["v"].to_pylist(), strict=True)) == expected[100:105]
+    )
+    down = result.ordered_page(0, 40, "v", descending=True)
+    descending = sorted(expected, key=lambda row: -row[1])  # stable: ties keep their order
+    assert list(zip(down["id"].to_pylist(), down["v"].to_pylist(), strict=True)) == descending[:40]
+    tail = result.ordered_page(2995, 10, "v")
+    assert tail["v"].to_pylist() == [None] * 5  # nulls last
+    assert result.ordered_page(3000, 10, "v").num_rows == 0
+    with pytest.raises(KeyError):
+        result.ordered_page(0, 1, "missing")
+    result.close()
+
+
 # -- exports -----------------------------------------------------------------------------------
 
 HOSTILE_CELLS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rx", "plain"]

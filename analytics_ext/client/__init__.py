@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .charts import ChartCalls
 from .errors import (
     AnalyticsError,
     AuthenticationFailed,
@@ -34,6 +35,7 @@ from .errors import (
     ServerUnreachable,
 )
 from .http import DEFAULT_TIMEOUT, Transport
+from .library import QueryLibraryCalls
 from .runs import QueryRun
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "PermissionDenied",
     "QueryCancelled",
     "QueryFailed",
+    "QueryLibraryCalls",
     "QueryRun",
     "RateLimited",
     "ServerUnreachable",
@@ -62,7 +65,7 @@ def connect(
     return AnalyticsClient(url, token, timeout)
 
 
-class AnalyticsClient:
+class AnalyticsClient(QueryLibraryCalls, ChartCalls):
     """The REST API as Python calls. Thread-safe enough for widgets: each call is one request."""
 
     def __init__(

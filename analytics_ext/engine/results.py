@@ -19,7 +19,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics_ext.engine.errors import QueryFailed
@@ -76,6 +78,9 @@ class ResultSet:
         self._parquet: pq.ParquetFile | None = None
         self._group_starts: list[int] = []
         self._lock = threading.Lock()
+        self._order: tuple[tuple[str, bool], pa.Array] | None = None
+        """The last sort asked for and its row order: paging through a sorted result sorts
+        once (8 bytes a row, one order kept per result)."""
         if path is not None:
             self._parquet = pq.ParquetFile(path, memory_map=False)
             metadata = self._parquet.metadata
@@ -107,6 +112,76 @@ class ResultSet:
         table = table.slice(offset - self._group_starts[first], end - offset)
         return table.cast(self.schema) if table.schema != self.schema else table
 
+    def ordered_page(
+        self, offset: int, limit: int, column: str, descending: bool = False
+    ) -> pa.Table:
+        """Rows ``offset .. offset+limit`` of the whole result ordered by ``column`` (a stable
+        sort: ties keep the result's order; nulls last either way). ``KeyError`` for a column
+        that is missing or named twice, ``ValueError`` for one whose type cannot be sorted."""
+        if offset < 0 or limit < 0:
+            raise ValueError("offset and limit must not be negative")
+        self._check_open()
+        end = min(self.num_rows, offset + min(limit, MAX_PAGE_ROWS))
+        if offset >= end:
+            return self.schema.empty_table()
+        indices = self.sorted_indices(column, descending).slice(offset, end - offset)
+        return self._take(indices)
+
+    def sorted_indices(self, column: str, descending: bool = False) -> pa.Array:
+        """The row order of the result sorted by ``column`` (computed once, then kept)."""
+        self._check_open()
+        key = (column, descending)
+        with self._lock:
+            if self._order is not None and self._order[0] == key:
+                return self._order[1]
+        index = self.schema.get_field_index(column)  # -1 when absent or duplicated
+        if index < 0:
+            raise KeyError(column)
+        if self._parquet is None:
+            values = pa.chunked_array(
+                [batch.column(index) for batch in self._batches], self.schema.field(index).type
+            )
+        else:
+            with self._lock:
+                values = self._parquet.read(columns=[column]).column(0)
+        direction = "descending" if descending else "ascending"
+        try:
+            order = pc.sort_indices(
+                pa.table({"key": values}), sort_keys=[("key", direction, "at_end")]
+            )
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise ValueError(
+                f"cannot sort by {column!r}: its type {self.schema.field(index).type} has no order"
+            ) from None
+        with self._lock:
+            self._order = (key, order)
+        return order
+
+    def _take(self, indices: pa.Array) -> pa.Table:
+        """The rows at ``indices`` (any order), reading only the row groups they fall in."""
+        if self._parquet is None:
+            return pa.Table.from_batches(self._batches, schema=self.schema).take(indices)
+        wanted = indices.to_numpy()
+        starts = np.asarray(self._group_starts)
+        groups = np.searchsorted(starts, wanted, side="right") - 1
+        needed = sorted(set(groups.tolist()))
+        with self._lock:
+            table = self._parquet.read_row_groups(needed)
+        base = {group: 0 for group in needed}
+        total = 0
+        for group in needed:
+            base[group] = total
+            total += self._parquet_rows(group)
+        positions = [base[g] + int(i) - int(starts[g]) for g, i in zip(groups, wanted, strict=True)]
+        table = table.take(pa.array(positions, pa.int64()))
+        return table.cast(self.schema) if table.schema != self.schema else table
+
+    def _parquet_rows(self, group: int) -> int:
+        end = (
+            self._group_starts[group + 1] if group + 1 < len(self._group_starts) else self.num_rows
+        )
+        return end - self._group_starts[group]
+
     def batches(self, max_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Every row in order, at most ``max_rows`` per batch, holding one batch at a time."""
         self._check_open()
@@ -129,8 +204,15 @@ class ResultSet:
             return pa.Table.from_batches(self._batches, schema=self.schema)
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
-    def ipc_stream(self, offset: int = 0, limit: int | None = None) -> Iterator[bytes]:
-        """An Arrow IPC stream of the rows, one chunk per batch, for writing to a response."""
+    def ipc_stream(
+        self,
+        offset: int = 0,
+        limit: int | None = None,
+        sort: tuple[str, bool] | None = None,
+    ) -> Iterator[bytes]:
+        """An Arrow IPC stream of the rows, one chunk per batch, for writing to a response;
+        ``sort`` (column, descending) orders the whole result first, as ``ordered_page`` (call
+        ``sorted_indices`` first to fail before the stream has started)."""
         end = self.num_rows if limit is None else min(self.num_rows, offset + limit)
         sink = _Chunks()
         with pa.ipc.new_stream(sink, self.schema) as writer:
@@ -138,7 +220,12 @@ class ResultSet:
             position = offset
             while position < end:
                 step = min(MAX_PAGE_ROWS, end - position)
-                for batch in self.page(position, step).to_batches():
+                rows = (
+                    self.page(position, step)
+                    if sort is None
+                    else self.ordered_page(position, step, *sort)
+                )
+                for batch in rows.to_batches():
                     writer.write_batch(batch)
                     yield sink.take()
                 position += step
@@ -171,6 +258,7 @@ class ResultSet:
         if self._closed:
             return
         self._closed = True
+        self._order = None
         if self._budget is not None and self.nbytes:
             self._budget.release(self.nbytes)
         self._batches = []

@@ -52,11 +52,13 @@ class QueryResultHandler(AnalyticsHandler):
         query = self.parse_query(ResultQuery)
         queries = self.services.queries
         if query.format == "json":
-            page = await self.run(queries.page, self.user_id, run_id, query.offset, query.limit)
+            page = await self.run(
+                queries.page, self.user_id, run_id, query.offset, query.limit, query.ordering
+            )
             self.write_json(page)
             return
         chunks = await self.run(
-            queries.arrow_stream, self.user_id, run_id, query.offset, query.limit
+            queries.arrow_stream, self.user_id, run_id, query.offset, query.limit, query.ordering
         )
         self.set_header("Content-Type", ARROW_STREAM)
         while True:  # each chunk is read off the event loop (a spilled result reads Parquet)

@@ -49,6 +49,14 @@ class ResultQuery(QueryModel):
     offset: int = Field(0, ge=0, le=1_000_000_000)
     limit: int = Field(1000, ge=1, le=100_000)
     format: Literal["json", "arrow"] = "json"
+    sort: str | None = Field(None, min_length=1, max_length=1000)
+    """A column name: the whole result is ordered by it (stable, nulls last), then paged."""
+    order: Literal["asc", "desc"] = "asc"
+
+    @property
+    def ordering(self) -> tuple[str, bool] | None:
+        """``(column, descending)`` when a sort was asked for."""
+        return None if self.sort is None else (self.sort, self.order == "desc")
 
 
 class ResultPage(ResponseModel):
