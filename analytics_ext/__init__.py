@@ -19,3 +19,10 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "analytics-ext"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext analytics_ext``: the ``%%analytics`` cell magic (``analytics_ext.magics``)."""
+    from .magics import load_ipython_extension as load_magics
+
+    load_magics(ipython)
