@@ -191,11 +191,22 @@ class AnalyticsExtension(
             self.serverapp.kernel_manager, self.services, self.serverapp.connection_url
         )
         self.kernel_credentials.install()
+        if self.demo_datasource:
+            self._register_demo_datasource()
         self.settings[SETTINGS_KEY] = self.services
         self.settings[MAX_BODY_SETTING] = self.max_request_bytes
         self.settings[UNVERIFIED_ACCESS_SETTING] = self.unverified_email_access
         self.settings[ALLOW_SIGNUP_SETTING] = self.allow_signup
         self.settings[MULTI_USER_SETTING] = self.multi_user
+
+    def _register_demo_datasource(self) -> None:
+        """The owner's ``demo`` datasource (services/demo_datasource.py), before the server
+        answers its first request; a failure is logged and never stops the server."""
+        owner_username = getattr(self.serverapp.identity_provider, "owner_username", None)
+        try:
+            self.services.demo_datasource.ensure(owner_username, Path(self.demo_data_dir))
+        except Exception:
+            self.log.exception("analytics_ext: the demo datasource could not be registered")
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

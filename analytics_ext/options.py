@@ -259,6 +259,15 @@ class DatasourceOptions(Configurable):
         config=True,
     )
 
+    demo_datasource = Bool(
+        True,
+        help="""At start, give the owner a read-only datasource named `demo` on
+        `demo_data_dir`/retail.duckdb (written by `jupyter analytics demo-data`) if that file
+        exists. Created once per store: a `demo` datasource the owner deleted or renamed is not
+        recreated, and an own `demo` on another database is left alone.""",
+        config=True,
+    )
+
     allowed_dialects = List(
         Unicode(),
         default_value=list(DEFAULT_DIALECTS),

@@ -20,6 +20,7 @@ from ..auth.rate_limits import (
 )
 from ..auth.tokens import AccessTokenCodec
 from ..engine.cache import RedisCache
+from ..engine.chart_render import ChartRenderer
 from ..engine.connections import ConnectionCache
 from ..engine.runs import QueryEngine
 from ..store import Database
@@ -31,10 +32,12 @@ from .api_keys import ApiKeyService
 from .auth import AuthService, AuthSettings
 from .avatars import AvatarService
 from .chart_data import ChartDataService
+from .chart_export import ChartExportService
 from .chart_templates import ChartTemplateService
 from .charts import ChartService
 from .credentials import CredentialCipher
 from .datasources import DatasourceService, DatasourceSettings
+from .demo_datasource import DemoDatasourceService
 from .favorites import FavoriteService
 from .kernel_tokens import KernelTokenService
 from .mail import Mailer
@@ -91,6 +94,7 @@ class Services:
     sharing: SharingService
     connections: ConnectionCache
     datasources: DatasourceService
+    demo_datasource: DemoDatasourceService
     queries: QueryService
     kernel_tokens: KernelTokenService
     favorites: FavoriteService
@@ -101,6 +105,7 @@ class Services:
     chart_data: ChartDataService
     charts: ChartService
     chart_templates: ChartTemplateService
+    chart_export: ChartExportService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -198,6 +203,7 @@ class Services:
             sharing=sharing,
             connections=connections,
             datasources=datasources,
+            demo_datasource=DemoDatasourceService(db, activity, users, datasources),
             queries=queries,
             kernel_tokens=KernelTokenService(db, kernel_token_lifetime),
             favorites=favorites,
@@ -208,6 +214,7 @@ class Services:
             chart_data=chart_data,
             charts=charts,
             chart_templates=ChartTemplateService(db, activity, sharing, chart_data, charts),
+            chart_export=ChartExportService(chart_data, ChartRenderer(concurrency=2)),
             executor=executor,
         )
 
