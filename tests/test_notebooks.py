@@ -1,17 +1,22 @@
-"""Every example notebook runs top to bottom against freshly generated demo data."""
+"""Every example notebook runs top to bottom against freshly generated demo data, through a real
+server: a live server (subprocess) whose ``demo`` datasource is that data, and a kernel whose
+environment holds the server's URL and an API key made through the API (the notebooks just call
+``connect()``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from analytics_ext.demo import write_demo_data
+from tests.support.demo_server import DemoServer, start_demo_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
@@ -20,14 +25,20 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo")
-    write_demo_data(path, scale=0.01)
-    return path
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    with start_demo_server(tmp_path_factory.mktemp("notebooks")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo: DemoServer) -> Path:
+    return demo.demo_dir
 
 
 @pytest.fixture
-def kernel_env(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def kernel_env(
+    demo: DemoServer, demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A kernelspec that runs this interpreter, and the environment the kernel inherits.
 
     A ``python3`` spec found on JUPYTER_PATH could belong to another Python without our
@@ -43,6 +54,9 @@ def kernel_env(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     python_path = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, python_path)))
     monkeypatch.setenv("ANALYTICS_DEMO_DIR", str(demo_dir))
+    monkeypatch.delenv("ANALYTICS_EXT_TOKEN", raising=False)
+    for name, value in demo.client_env().items():
+        monkeypatch.setenv(name, value)
 
 
 def test_there_are_notebooks():
@@ -60,13 +74,17 @@ def test_notebook_is_committed_without_outputs(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_without_errors(path: Path, demo_dir: Path, kernel_env: None):
+def test_notebook_runs_without_errors(
+    path: Path, demo: DemoServer, demo_dir: Path, kernel_env: None, tmp_path: Path
+):
     notebook = nbformat.read(path, as_version=4)
+    workdir = tmp_path / "run"  # what a notebook writes (exports) lands here, not in the repo
+    workdir.mkdir()
     client = NotebookClient(
         notebook,
         kernel_name=KERNEL_NAME,
         timeout=180,
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(workdir)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell
 
@@ -79,3 +97,26 @@ def test_notebook_runs_without_errors(path: Path, demo_dir: Path, kernel_env: No
         assert len(charts) == 2, "expected the bqplot line and bar charts"
         printed = "".join(output.get("text", "") for output in outputs)
         assert str(demo_dir / "retail.duckdb") in printed
+    check = NOTEBOOK_CHECKS.get(path.stem)
+    if check is not None:
+        check(demo, outputs, workdir)
+
+
+def _api(demo: DemoServer, path: str, **params: object) -> dict:
+    response = httpx.get(
+        f"{demo.url}{path}", params=params, headers=demo.server.auth_header, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _check_getting_started(demo: DemoServer, outputs: list, workdir: Path) -> None:
+    printed = "".join(output.get("text", "") for output in outputs)
+    assert f"connected to {demo.url}" in printed
+    name = "Monthly revenue by country (getting started)"
+    saved = [q for q in _api(demo, "api/query", q=name)["items"] if q["name"] == name]
+    assert len(saved) == 1, "the notebook updates its saved query instead of adding another"
+    assert "country: " in printed  # the refused value is named by the server's message
+
+
+NOTEBOOK_CHECKS = {"02_getting_started": _check_getting_started}
