@@ -10,6 +10,7 @@ from . import (
     admin,
     api_keys,
     auth,
+    chart_export,
     charts,
     datasources,
     favorites,
@@ -42,6 +43,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *saved_queries.ROUTES,
     *favorites.ROUTES,
     *charts.ROUTES,
+    *chart_export.ROUTES,
     *share_routes("query", res.QUERY, ("query", "query_template")),
     *share_routes("chart", res.CHART, ("chart", "chart_template")),
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
