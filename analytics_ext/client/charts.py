@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .http import Transport
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-PictureFormat = Literal["png", "svg", "pdf", "vega-lite"]
+ExportFormat = Literal["png", "svg", "pdf", "csv", "json", "spec"]
 ChartKind = Literal["chart", "chart_template"]
 EXPORT_CHUNK_BYTES = 1 << 20
 
@@ -277,17 +277,36 @@ class ChartCalls:
 
     def export_chart(
         self,
-        chart_id: str,
-        format: PictureFormat = "png",
+        chart_id: str | None = None,
+        format: ExportFormat = "png",
         *,
+        query_id: str | None = None,
+        spec: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        customization: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        scale: float | None = None,
         path: str | os.PathLike[str] | None = None,
-        **options: Any,
     ) -> bytes | Path:
-        """A saved chart drawn on the server (the same picture as everywhere: Vega-Lite, PNG,
-        SVG or PDF). ``options`` are further fields of the export body (``width``,
-        ``height``, ``scale``). With ``path`` the file is written there and its path returned;
-        without it, the bytes."""
-        body = {"chart_id": chart_id, "format": format, **options}
+        """A chart drawn on the server: the same picture everywhere (``png``, ``svg``,
+        ``pdf``), its rows (``csv``), its self-contained Vega-Lite spec (``json``) or its
+        definition (``spec``). A saved chart by ``chart_id`` exports as stored; an unsaved one
+        is ``query_id`` with ``spec`` (and ``parameters``, ``customization``, ``name``). With
+        ``path`` the file streams there and its path is returned; without it, the bytes."""
+        fields = {
+            "chart_id": chart_id,
+            "query_id": query_id,
+            "spec": dict(spec) if spec is not None else None,
+            "parameters": dict(parameters) if parameters is not None else None,
+            "customization": dict(customization) if customization is not None else None,
+            "name": name,
+            "width": width,
+            "height": height,
+            "scale": scale,
+        }
+        body = {"format": format, **{k: v for k, v in fields.items() if v is not None}}
         response = self.transport.request("POST", "api/chart/export", json=body, stream=True)
         try:
             if path is None:
