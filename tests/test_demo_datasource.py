@@ -245,3 +245,21 @@ def no_demo(jp_server_config: Config) -> Config:
 
 async def test_the_trait_turns_it_off(no_demo, api):
     assert (await api.get("/api/datasources"))["items"] == []
+
+
+async def test_schema_preview_and_queries_share_the_demo_file(api):
+    """Schema look-ups and previews (SQLAlchemy) and queries (DuckDB natively) open the same
+    file in one server process: DuckDB refuses a second connection with other settings, so
+    both must open it alike (a query after browsing the schema once failed that way)."""
+    demo_id = (await api.get("/api/datasources"))["items"][0]["id"]
+    schema = await api.get(f"/api/datasources/schema?datasource_id={demo_id}")
+    assert "order_lines" in {item["name"] for item in schema["items"]}
+    preview = await api.get(
+        f"/api/datasources/preview?datasource_id={demo_id}&table=stores&limit=2"
+    )
+    assert len(preview["rows"]) == 2
+    body = {"datasource_id": demo_id, "sql": "SELECT count(*) AS n FROM order_lines"}
+    run = await ended(api, (await api.post("/api/query/run", body, expect=202))["id"])
+    assert run["state"] == "succeeded", run
+    again = await api.get(f"/api/datasources/preview?datasource_id={demo_id}&table=orders&limit=1")
+    assert len(again["rows"]) == 1

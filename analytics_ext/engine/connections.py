@@ -72,6 +72,20 @@ def open_sqlite_readonly(path: str) -> sqlite3.Connection:
     return connection
 
 
+def open_duckdb_readonly(path: str) -> Any:
+    """A DuckDB connection for SQLAlchemy (schema inspection, previews, connection tests) with
+    exactly the settings ``fetch.DuckDBExecution`` opens the file with for queries.
+
+    DuckDB keeps one database instance per file and process and refuses a second connection
+    with other settings; duckdb_engine's own ``connect`` adds a user-agent setting, so a query
+    after a schema look-up on the same file would fail. Going around it keeps one configuration.
+    """
+    import duckdb
+    from duckdb_engine import ConnectionWrapper
+
+    return ConnectionWrapper(duckdb.connect(path, read_only=True, config=dict(DUCKDB_CONFIG)))
+
+
 def connect_args(spec: SourceSpec, *, statement_timeout: float | None = None) -> dict[str, Any]:
     """Driver arguments that make connections to ``spec`` safe and bounded."""
     dialect, driver = spec.dialect, spec.url.get_driver_name()
@@ -124,6 +138,9 @@ def create_datasource_engine(
             creator=lambda: open_sqlite_readonly(path),
             poolclass=QueuePool if pooled else NullPool,
         )
+    if spec.dialect == "duckdb" and spec.url.database not in (None, "", ":memory:"):
+        path = spec.url.database
+        kwargs["creator"] = lambda: open_duckdb_readonly(path)
     engine = create_engine(spec.url, pool_pre_ping=pooled, **kwargs)
     if policy is not None and spec.dialect not in {"sqlite", "duckdb"} and spec.url.host:
         _pin_checked_address(engine, spec, policy)
