@@ -226,7 +226,7 @@ def describe_error(error: BaseException) -> str:
         return _sentence(f"Too many requests: {message}") + wait
     if isinstance(error, QueryFailed):
         return f"The query failed: {message}"
-    if isinstance(error, AnalyticsError):
+    if isinstance(error, AnalyticsError | ValueError):  # the server's, or the form's, own words
         return message
     return f"{type(error).__name__}: {message}"
 

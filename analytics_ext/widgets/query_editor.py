@@ -103,13 +103,15 @@ class QueryEditor(widgets.VBox):
             on_result=self._datasources_arrived, on_error=self._show_error, key="datasources",
         )  # fmt: skip
         if query is not None:
-            self.open(query, parameters)
+            self.open_saved(query, parameters)
         elif parameters:
             self.form.set_values(parameters)
 
     # -- what a user (or a script) does --------------------------------------------------------
 
-    def open(self, query: str | dict[str, Any], parameters: dict[str, Any] | None = None) -> Job:
+    def open_saved(
+        self, query: str | dict[str, Any], parameters: dict[str, Any] | None = None
+    ) -> Job[Any]:
         """Load a saved query (by id, or as the client returned it): SQL, datasource, a form of
         its typed parameters with their defaults (``parameters`` override them)."""
 
