@@ -119,4 +119,17 @@ def _check_getting_started(demo: DemoServer, outputs: list, workdir: Path) -> No
     assert "country: " in printed  # the refused value is named by the server's message
 
 
-NOTEBOOK_CHECKS = {"02_getting_started": _check_getting_started}
+def _check_exploring(demo: DemoServer, outputs: list, workdir: Path) -> None:
+    printed = "".join(output.get("text", "") for output in outputs)
+    widgets = [output for output in outputs if WIDGET_VIEW in output.get("data", {})]
+    assert len(widgets) == 5, "browser, editor, broken editor, grid, reopened editor"
+    # The browser's preview: at most preview_rows on the server, one page in the browser.
+    assert "previewing order_lines: 1,000 rows on the server, 25 in this page" in printed
+    assert "failed - The query failed: Catalog Error: Table with name no_such_table" in printed
+    assert printed.count("succeeded: ") == 2
+
+
+NOTEBOOK_CHECKS = {
+    "02_getting_started": _check_getting_started,
+    "03_exploring_a_datasource": _check_exploring,
+}
