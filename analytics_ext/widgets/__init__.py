@@ -6,6 +6,7 @@ environment); elsewhere pass ``client=connect(url, api_key)``. Every call goes t
 """
 
 from ._background import Background, Job, JobCancelled, JobTimeout, describe_error
+from .charts import ChartBuilder, open_chart
 from .datasource_browser import DatasourceBrowser
 from .library_buttons import LibraryButtons
 from .query_editor import QueryEditor, open_query
@@ -13,6 +14,7 @@ from .results import ResultGrid
 
 __all__ = [
     "Background",
+    "ChartBuilder",
     "DatasourceBrowser",
     "Job",
     "JobCancelled",
@@ -21,5 +23,6 @@ __all__ = [
     "QueryEditor",
     "ResultGrid",
     "describe_error",
+    "open_chart",
     "open_query",
 ]
