@@ -6,6 +6,7 @@ returns at once; no worker thread is left behind)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -20,6 +21,7 @@ from analytics_ext.client import errors
 from analytics_ext.widgets import QueryEditor, describe_error, open_query
 from analytics_ext.widgets._parameter_form import placeholders
 from tests.support.datasources import postgres_database
+from tests.support.kernels import execute
 from tests.support.live_server import LiveServer, start_live_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -294,3 +296,40 @@ def test_save_versions_favorite_and_share(client, datasource: dict) -> None:
     assert editor.wait(30)
     assert editor.library.message.startswith("Not found")
     assert widget_threads() == []
+
+
+def test_the_editor_in_a_kernel_the_server_started(
+    live_server: LiveServer, datasource: dict
+) -> None:
+    """In a real kernel: no arguments (the kernel's URL and token), Cancel from the shell while
+    the worker thread polls, then a run whose page reaches the grid."""
+    headers = live_server.auth_header
+    response = requests.post(
+        f"{live_server.url}api/kernels", json={"name": "python3"}, headers=headers, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    kernel = response.json()["id"]
+    code = f"""
+import threading, time
+from analytics_ext import widgets
+editor = widgets.QueryEditor(sql="SELECT pg_sleep(30)", datasource={datasource["name"]!r})
+assert editor.wait(30)
+editor.run()
+started = time.monotonic()
+while editor.status != "running" and time.monotonic() - started < 15:
+    time.sleep(0.05)
+editor.cancel()
+assert editor.wait(15)
+print(editor.status)
+editor.sql.value = "SELECT 41 + 1 AS answer"
+editor.run()
+assert editor.wait(30)
+print(editor.status, editor.grid.rows)
+print(sorted(t.name for t in threading.enumerate() if t.name.startswith("analytics-widget")))
+"""
+    port = int(live_server.url.split(":")[2].split("/")[0])
+    try:
+        output = asyncio.run(execute(port, "/", kernel, f"token {live_server.token}", code))
+    finally:
+        requests.delete(f"{live_server.url}api/kernels/{kernel}", headers=headers, timeout=30)
+    assert output.splitlines() == ["cancelled", "succeeded [{'answer': 42}]", "[]"]
