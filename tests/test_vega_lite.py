@@ -313,3 +313,26 @@ def test_missing_columns_and_too_many_facets_name_the_field() -> None:
 
 def test_the_spec_is_deterministic() -> None:
     assert json.dumps(chart(BAR, {"title": "t"})) == json.dumps(chart(BAR, {"title": "t"}))
+
+
+def test_aggregated_columns_are_read_through_the_channel_map() -> None:
+    # As engine.chart_sql names them: a count without a y field is column "count"; a sum of
+    # the grouped column itself gets a fresh name.
+    counted = pa.table({"region": ["north", "south"], "count": [7, 3]})
+    spec = {"type": "bar", "encodings": {"x": {"field": "region"}}, "aggregation": {"op": "count"}}
+    vl = chart(spec, table=counted, columns={"x": "region", "y": "count"})
+    assert vl["encoding"]["y"] == {"field": "count", "type": "quantitative", "title": "count"}
+    assert len(marks(svg_of(vl), "bar")) == 2
+    summed = pa.table({"region": ["north", "south"], "region_2": [2, 1]})
+    spec = {
+        "type": "bar",
+        "encodings": {"x": {"field": "region"}, "y": {"field": "region", "type": "nominal"}},
+        "aggregation": {"op": "count_distinct"},
+    }
+    vl = chart(spec, table=summed, columns={"x": "region", "y": "region_2"})
+    assert vl["encoding"]["y"]["type"] == "quantitative"  # an aggregate is a number
+    assert vl["encoding"]["y"]["title"] == "distinct count of region"
+    assert vl["data"]["values"] == [
+        {"region": "north", "region_2": 2},
+        {"region": "south", "region_2": 1},
+    ]
