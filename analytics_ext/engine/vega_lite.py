@@ -53,6 +53,7 @@ DARK_CONFIG: dict[str, Any] = {
     "axis": {"domainColor": "#aaaaaa", "gridColor": "#444444", "tickColor": "#aaaaaa"},
     "view": {"stroke": "#555555"},
 }
+ANNOTATION_INK = {"light": "#333333", "dark": "#dddddd"}
 _PLAIN_NAME = re.compile(r"^[^.\[\]\\\"']+$")
 _AGGREGATE_TITLES = {"count_distinct": "distinct count", "mean": "mean"}
 
@@ -368,14 +369,17 @@ def _annotations(
     if spec.type == "pie":
         raise Invalid("customization.annotations", "a pie chart has no axes to place notes on")
     x_type, y_type = encoding["x"]["type"], encoding["y"]["type"]
+    ink = ANNOTATION_INK[custom.theme or "light"]  # not the palette's colour: notes are not data
     return [
         layer
         for index, note in enumerate(custom.annotations)
-        for layer in _annotation(note, f"customization.annotations.{index}", x_type, y_type)
+        for layer in _annotation(note, f"customization.annotations.{index}", x_type, y_type, ink)
     ]
 
 
-def _annotation(note: Annotation, where: str, x_type: str, y_type: str) -> list[dict[str, Any]]:
+def _annotation(
+    note: Annotation, where: str, x_type: str, y_type: str, ink: str
+) -> list[dict[str, Any]]:
     """A dashed rule at ``x`` (else at ``y``), and/or text at (``x``, ``y``); a missing
     coordinate puts the text at the plot's left or top edge."""
     x = None if note.x is None else _datum(note.x, x_type, f"{where}.x")
@@ -384,7 +388,7 @@ def _annotation(note: Annotation, where: str, x_type: str, y_type: str) -> list[
     layers: list[dict[str, Any]] = []
     if note.rule:
         rule = {"x": x} if x is not None else {"y": y}
-        mark = {"type": "rule", "strokeDash": [4, 4]}
+        mark = {"type": "rule", "strokeDash": [4, 4], "color": ink}
         layers.append({"data": data, "mark": mark, "encoding": rule})
     if note.text:
         text = {
@@ -394,6 +398,7 @@ def _annotation(note: Annotation, where: str, x_type: str, y_type: str) -> list[
         }
         baseline = "bottom" if y is not None else "top"
         mark = {"type": "text", "align": "left", "baseline": baseline, "dx": 4, "dy": -4}
+        mark["color"] = ink
         layers.append({"data": data, "mark": mark, "encoding": text})
     return layers
 
