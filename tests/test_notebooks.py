@@ -129,7 +129,26 @@ def _check_exploring(demo: DemoServer, outputs: list, workdir: Path) -> None:
     assert printed.count("succeeded: ") == 2
 
 
+def _check_chart(demo: DemoServer, outputs: list, workdir: Path) -> None:
+    printed = "".join(output.get("text", "") for output in outputs)
+    widgets = [output for output in outputs if WIDGET_VIEW in output.get("data", {})]
+    assert len(widgets) == 3, "the builder, the reopened chart, the chart of local data"
+    assert "drawn: " in printed
+    charts = [c for c in _api(demo, "api/chart")["items"] if c["name"] == "US revenue by month"]
+    assert len(charts) == 1, "re-running keeps one saved copy"
+    chart = _api(demo, f"api/chart/{charts[0]['id']}")
+    assert chart["spec"]["encodings"]["color"]["field"] == "category"
+    assert chart["customization"]["title"] == "Revenue by category, United States"
+    assert f"saved chart {chart['id']}; favorite: True" in printed
+    assert any("image/png" in output.get("data", {}) for output in outputs)
+    assert any("image/svg+xml" in output.get("data", {}) for output in outputs)
+    svg = (workdir / "us_revenue_by_category.svg").read_text()
+    assert svg.startswith("<svg")
+    assert "Revenue by category, United States" in svg
+
+
 NOTEBOOK_CHECKS = {
+    "04_building_a_chart": _check_chart,
     "02_getting_started": _check_getting_started,
     "03_exploring_a_datasource": _check_exploring,
 }
