@@ -172,8 +172,17 @@ def test_failures_are_readable(client, datasource: str) -> None:
     assert "has no result" in grid.error
     assert "division by zero" in grid.error
 
-    ok = client.run("SELECT 1 AS one", datasource).wait(timeout=30)
-    grid.show(ok)
+    cancelled = client.run("SELECT pg_sleep(30)", datasource)
+    grid.show(cancelled)  # shown while it runs: the grid waits for it
+    time.sleep(0.3)
+    cancelled.cancel()
+    assert grid.wait(30)
+    assert grid.error == "Cancelled."
+
+    ok = client.run("SELECT 1 AS one", datasource)
+    grid.show(ok)  # still queued or running: the first page waits for it
+    assert grid.wait(30)
+    assert grid.rows == [{"one": 1}]
     assert grid.wait(30)
     grid.sort_by("missing")
     assert grid.wait(30)

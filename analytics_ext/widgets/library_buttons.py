@@ -97,6 +97,8 @@ class LibraryButtons(widgets.VBox):
             job.check()
             if not name:
                 raise ValueError("give the query a name first")
+            if not draft["datasource_id"]:
+                raise ValueError("choose a datasource first")
             if query_id is None:
                 return self._client.save_query(
                     name, draft["sql"], draft["datasource_id"], draft["parameters"]

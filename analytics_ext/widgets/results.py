@@ -75,6 +75,8 @@ class ResultGrid(widgets.VBox):
         self.column_width = column_width
         self.columns: list[dict[str, str]] = []
         self.rows: list[dict[str, Any]] = []
+        self._pending: QueryRun | None = None
+        """A run shown before it finished: the first page waits for it."""
         self._first = self._nav_button("⏮", "First page", self.first)
         self._previous = self._nav_button("◀", "Previous page", self.previous)
         self._next = self._nav_button("▶", "Next page", self.next)
@@ -102,7 +104,9 @@ class ResultGrid(widgets.VBox):
     # -- what a user (or a script) does --------------------------------------------------------
 
     def show(self, run: QueryRun | str) -> Job[Any]:
-        """Show the first page of a finished run's result (unsorted)."""
+        """Show the first page of a run's result (unsorted); a ``QueryRun`` still going is
+        waited for first (in the worker thread)."""
+        self._pending = None if isinstance(run, str) or run.done else run
         self.run_id = run if isinstance(run, str) else run.id
         self.sort_column = None
         self.sort_descending = False
@@ -113,6 +117,7 @@ class ResultGrid(widgets.VBox):
     def clear(self, message: str = "") -> None:
         """No result (e.g. while a new run is on its way)."""
         self._background.cancel("page")
+        self._pending = None
         self.run_id = None
         self.columns, self.rows = [], []
         self.total_rows = 0
@@ -155,8 +160,16 @@ class ResultGrid(widgets.VBox):
         run_id, offset, size = self.run_id, self.offset, self.page_size
         sort, descending = self.sort_column, self.sort_descending
 
+        pending = self._pending
+
         def fetch(job: Job[dict[str, Any]]) -> dict[str, Any]:
             job.check()
+            if pending is not None:
+                while not pending.done:
+                    job.sleep(0.2)
+                    pending.refresh()
+                pending.wait(timeout=0)  # QueryFailed / QueryCancelled say why there is none
+                self._pending = None
             return self._client.result_page(run_id, offset, size, sort, descending)
 
         return self._background.start(
