@@ -345,3 +345,72 @@ def test_a_viewer_saving_gets_a_readable_403(team: dict, sales_url: str) -> None
             assert "Traceback" not in builder._status.value
         assert chief.chart(chart["id"])["name"] == chart["name"]
         assert no_threads_left(builder)
+
+
+@pytest.mark.parametrize(
+    ("spec", "look"),
+    [
+        (
+            {
+                "type": "bar",
+                "encodings": {
+                    "x": {"field": "region"},
+                    "y": {"field": "amount"},
+                    "color": {"field": "kind"},
+                },
+                "aggregation": {"op": "sum"},
+            },
+            {"palette": "tableau10", "title": "T", "x_label": "Where", "number_format": ",.0f"},
+        ),
+        (
+            {
+                "type": "line",
+                "encodings": {
+                    "x": {"field": "region"},
+                    "y": {"field": "amount"},
+                    "color": {"field": "kind"},
+                },
+                "aggregation": {"op": "mean"},
+            },
+            {"palette": ["#010203", "#040506", "#070809"], "y_label": "Mean"},
+        ),
+    ],
+    ids=["bar", "line"],
+)
+def test_figure_reads_the_rows_as_the_export_does(spec: dict, look: dict) -> None:
+    """The same rows, spec and look give the same axis order, series colours, titles and formats
+    in the notebook figure as in the server's Vega-Lite export."""
+    import pyarrow as pa
+
+    from analytics_ext.client.charts import chart_columns
+    from analytics_ext.engine.vega_lite import to_vega_lite
+    from analytics_ext.schemas.charts import ChartSpec, Customization
+    from analytics_ext.widgets.bqplot_marks import draw
+    from analytics_ext.widgets.chart_look import category_colors
+
+    rows = pa.table(
+        {
+            "region": ["north", "south", "north", "east"],
+            "kind": ["b", "a", "a", "b"],
+            "amount": [3.0, 1.0, 2.0, 5.0],
+        }
+    )
+    parsed, customization = ChartSpec.model_validate(spec), Customization.model_validate(look)
+    columns = chart_columns(spec)
+    vega = to_vega_lite(parsed, customization, rows, columns)
+    figure = draw(parsed, customization, rows, columns).figure
+    encoding = vega["encoding"]
+    x_axis, y_axis = figure.axes
+    assert x_axis.scale.domain == encoding["x"]["sort"] == ["north", "south", "east"]
+    assert (x_axis.label, y_axis.label) == (encoding["x"]["title"], encoding["y"]["title"])
+    assert y_axis.tick_format == encoding["y"].get("axis", {}).get("format")
+    series = encoding["color"]["sort"]
+    category = vega["config"].get("range", {}).get("category")
+    expected = category_colors(category if isinstance(category, list) else look["palette"], 2)
+    if isinstance(figure.marks[0], bq.Bars):
+        assert list(figure.marks[0].labels) == series
+        assert list(figure.marks[0].colors) == expected
+    else:
+        assert [mark.labels[0] for mark in figure.marks] == series
+        assert [mark.colors[0] for mark in figure.marks] == expected
+    assert figure.title == vega.get("title", {}).get("text", "")
