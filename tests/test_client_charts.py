@@ -159,7 +159,8 @@ def test_templates_from_a_chart_applied_to_a_query(owner, query_id: str) -> None
 def test_share_links_open_the_chart_until_revoked(owner, query_id: str) -> None:
     chart = owner.create_chart(unique("shared"), query_id, BY_REGION)
     link = owner.share_chart(chart["id"], link=True)
-    assert link["token"] and link["url"]
+    assert link["token"]
+    assert link["url"]
     opened = requests.get(link["url"], timeout=30)
     assert opened.status_code == 200
     assert opened.json()["id"] == chart["id"]
