@@ -306,7 +306,7 @@ def style_figure(figure: bq.Figure, look: Customization) -> None:
 def annotation_marks(notes: list[Annotation], plot: Plot, look: Customization) -> list[bq.Mark]:
     """Text at a data point and dashed rules across the plot, on the chart's own scales; a
     missing coordinate puts text at the left or top of the data (as the export does)."""
-    ink = DARK["text"] if look.theme == "dark" else "#333333"
+    ink = "#dddddd" if look.theme == "dark" else "#333333"  # the export's annotation ink
     scales = {"x": plot.scales["x"], "y": plot.scales["y"]}
     marks: list[bq.Mark] = []
     for note in notes:
