@@ -49,9 +49,7 @@ class KernelCredentials:
             if user_id is None:
                 return await start(*args, **kwargs)
             kernel_id = kernel_id or str(uuid.uuid4())
-            token = await self._services.run(
-                self._services.kernel_tokens.issue, user_id, kernel_id
-            )
+            token = await self._services.run(self._services.kernel_tokens.issue, user_id, kernel_id)
             env = dict(kwargs.get("env") or os.environ)
             env.update({ENV_URL: self._server_url, ENV_TOKEN: token})
             kwargs.update(kernel_id=kernel_id, env=env)
