@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import func, select
 from traitlets.config import Config
 
-from analytics_ext.store.models import ActivityEvent, Datasource, ObjectGrant
+from analytics_ext.store.models import (
+    ActivityEvent,
+    Chart,
+    ChartTemplate,
+    Datasource,
+    ObjectGrant,
+    QueryTemplate,
+    SavedQuery,
+)
 
 
 @pytest.fixture
@@ -82,3 +90,49 @@ async def test_a_deleted_users_datasources_follow_the_policy(
     [(details,)] = rows(server_services, select(ActivityEvent.details).where(
         ActivityEvent.type == "admin.user_deleted"))  # fmt: skip
     assert details["objects"] == {"policy": policy, "datasource": 1}
+
+
+async def test_a_deleted_users_queries_charts_and_templates_follow_the_policy(
+    api, create_account, login, server_services, policy, shop_url
+):
+    owner = await api.get("/api/user")
+    dana = await create_account("dana", is_admin=True)
+    bob = await create_account("bob")
+    client = await login("dana")
+    source = await client.post("/api/datasources", {"name": "shop", "url": shop_url}, expect=201)
+    query = await client.post(
+        "/api/query",
+        {"name": "ids", "datasource_id": source["id"], "sql": "SELECT id, id AS n FROM orders"},
+        expect=201,
+    )
+    spec = {"type": "bar", "encodings": {"x": {"field": "id"}, "y": {"field": "n"}}}
+    chart = await client.post(
+        "/api/chart", {"name": "ids", "query_id": query["id"], "spec": spec}, expect=201
+    )
+    template = await client.post(
+        "/api/query/templates", {"name": "all", "body": "SELECT 1 AS one"}, expect=201
+    )
+    preset = await client.post(
+        "/api/chart/templates", {"name": "bars", "from_chart_id": chart["id"]}, expect=201
+    )
+    share = {"object_id": query["id"], "principal_id": bob.id, "level": "view"}
+    await client.post("/api/query/share", share, expect=201)
+
+    await api.request("DELETE", f"/api/admin/users/{dana.id}", expect=204)
+
+    objects = {
+        "query": (SavedQuery, query["id"]),
+        "chart": (Chart, chart["id"]),
+        "query_template": (QueryTemplate, template["id"]),
+        "chart_template": (ChartTemplate, preset["id"]),
+    }
+    for model, object_id in objects.values():
+        owners = rows(server_services, select(model.owner_id).where(model.id == object_id))
+        assert owners == ([(owner["id"],)] if policy == "reassign" else [])
+    grants = select(ObjectGrant.principal_id).where(ObjectGrant.object_id == query["id"])
+    assert rows(server_services, grants) == ([(bob.id,)] if policy == "reassign" else [])
+    [(details,)] = rows(server_services, select(ActivityEvent.details).where(
+        ActivityEvent.type == "admin.user_deleted"))  # fmt: skip
+    assert details["objects"] == {
+        "policy": policy, "datasource": 1, **dict.fromkeys(objects, 1)
+    }  # fmt: skip

@@ -6,8 +6,10 @@ the team relies on does not vanish with the colleague who created it; a name the
 uses gets the departed user's name appended. ``delete`` removes the objects and every grant on
 them. Either way the grants *held by* the deleted account go.
 
-Each kind of owned object registers here (``OWNED_KINDS``); later kinds (saved queries, charts,
-dashboards) add one line and are handled by the same transaction as the deletion.
+Each kind of owned object registers here (``OWNED_KINDS``); later kinds (dashboards) add one
+line and are handled by the same transaction as the deletion. The order matters under
+``delete``: charts go before the saved queries they draw from (whose deletion would cascade to
+them and leave their grants behind).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Datasource, ObjectGrant
+from ..store.models import (
+    Chart,
+    ChartTemplate,
+    Datasource,
+    ObjectGrant,
+    QueryTemplate,
+    SavedQuery,
+)
 
 
 class DeletedUserObjects(StrEnum):
@@ -35,7 +44,13 @@ class OwnedKind:
     object_type: str
 
 
-OWNED_KINDS: tuple[OwnedKind, ...] = (OwnedKind(Datasource, "datasource"),)
+OWNED_KINDS: tuple[OwnedKind, ...] = (
+    OwnedKind(Chart, "chart"),
+    OwnedKind(ChartTemplate, "chart_template"),
+    OwnedKind(SavedQuery, "query"),
+    OwnedKind(QueryTemplate, "query_template"),
+    OwnedKind(Datasource, "datasource"),
+)
 
 
 def settle_owned_objects(
