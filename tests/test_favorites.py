@@ -189,3 +189,18 @@ def test_order_visibility_and_deletion_on_both_store_backends(lib: Library) -> N
     with pytest.raises(Forbidden, match="share link"):
         favorites.add("link:" + new_id(), FavoriteCreate(**favorite(queries[2])), HERE)
     assert favorites.list("link:" + new_id(), FavoriteListQuery()).items == []
+
+
+async def test_deleting_a_chart_takes_its_favorites_with_it(people, server_services) -> None:
+    p = await people()
+    alice = p["alice"]
+    spec = {"type": "bar", "encodings": {"x": {"field": "x"}, "y": {"field": "x"}}}
+    chart = await alice.post(
+        "/api/chart", {"name": "c", "query_id": p["q"][1], "spec": spec}, expect=201
+    )
+    await alice.post(FAVORITES, {"object_type": "chart", "object_id": chart["id"]}, expect=201)
+    await alice.post(FAVORITES, favorite(p["q"][0]), expect=201)
+    await alice.delete(f"/api/chart/{chart['id']}")
+    with server_services.db.transaction() as tx:
+        kinds = tx.scalars(select(Favorite.object_type)).all()
+    assert kinds == ["query"]  # the chart's favorite row is gone, not merely hidden

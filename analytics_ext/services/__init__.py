@@ -151,7 +151,7 @@ class Services:
         favorites = FavoriteService(db, activity, sharing)
         saved_queries = SavedQueryService(db, activity, sharing, datasources, queries, favorites)
         chart_data = ChartDataService(db, sharing, datasources, queries, settings)
-        charts = ChartService(db, activity, sharing, chart_data)
+        charts = ChartService(db, activity, sharing, chart_data, favorites)
         recovery = AccountRecovery(
             db,
             activity,

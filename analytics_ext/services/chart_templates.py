@@ -58,7 +58,9 @@ class ChartTemplateService:
         self._sharing = sharing
         self._data = data
         self._charts = charts
-        self.kind = sharing.register(SharedKind(CHART_TEMPLATE, ChartTemplate, LEVELS))
+        self.kind = sharing.register(
+            SharedKind(CHART_TEMPLATE, ChartTemplate, LEVELS, linkable=True)
+        )
 
     def create(
         self, actor_id: str, body: ChartTemplateCreate, origin: RequestOrigin

@@ -34,6 +34,7 @@ from .chart_data import (
     parse_spec,
     query_bindings,
 )
+from .favorites import FavoriteService
 from .pagination import decode_cursor, encode_cursor
 from .sharing import SharedKind, SharingService, is_link_actor
 
@@ -49,11 +50,13 @@ class ChartService:
         activity: ActivityLog,
         sharing: SharingService,
         data: ChartDataService,
+        favorites: FavoriteService,
     ) -> None:
         self._db = db
         self._activity = activity
         self._sharing = sharing
         self._data = data
+        self._favorites = favorites
         self.kind = sharing.register(SharedKind(CHART, Chart, LEVELS, linkable=True))
 
     # -- create -------------------------------------------------------------------------------
@@ -201,10 +204,11 @@ class ChartService:
             return self._data.chart_out(actor_id, chart, access.level)
 
     def delete(self, actor_id: str, chart_id: str, origin: RequestOrigin) -> None:
-        """Delete a chart and its grants (needs ``manage``)."""
+        """Delete a chart, its grants and everyone's favorites of it (needs ``manage``)."""
         with self._db.transaction() as tx:
             chart: Chart = self._sharing.require(tx, actor_id, CHART, chart_id, "manage").obj
             self._sharing.remove_all(tx, CHART, chart.id)
+            self._favorites.remove_for_object(tx, CHART, chart.id)
             tx.delete(chart)
             self._activity.record(
                 tx, actor_id, "chart.deleted", target=(CHART, chart_id), origin=origin,

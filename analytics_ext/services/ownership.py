@@ -25,6 +25,7 @@ from ..store.models import (
     Chart,
     ChartTemplate,
     Datasource,
+    Favorite,
     ObjectGrant,
     QueryTemplate,
     SavedQuery,
@@ -75,6 +76,11 @@ def settle_owned_objects(
             tx.execute(
                 delete(ObjectGrant).where(
                     ObjectGrant.object_type == kind.object_type, ObjectGrant.object_id.in_(ids)
+                )
+            )
+            tx.execute(
+                delete(Favorite).where(
+                    Favorite.object_type == kind.object_type, Favorite.object_id.in_(ids)
                 )
             )
             for row in owned:
