@@ -259,3 +259,42 @@ def test_bindable_refuses_what_json_cannot_carry():
         bindable("x", float("nan"))
     with pytest.raises(AnalyticsMagicError, match="holds a DataFrame"):
         bindable("x", pd.DataFrame())
+
+
+# -- in a kernel the server started: no URL, no key, the kernel's own token ------------------------
+
+
+async def test_the_magic_in_a_server_kernel_needs_no_credentials(demo):
+    """The kernel has only what the server gave it (its URL and token), as in JupyterLab."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from tests.support.kernels import execute
+
+    headers = demo.server.auth_header
+    port, auth = urlsplit(demo.url).port, headers["Authorization"]
+    async with httpx.AsyncClient(base_url=demo.url, headers=headers, timeout=60) as http:
+        started = await http.post("api/kernels", json={"name": "python3"})
+        assert started.status_code == 201, started.text
+        kernel = started.json()["id"]
+
+        async def run_code(code: str) -> str:
+            return (await execute(port, "/", kernel, auth, code)).strip()
+
+        try:
+            names = "sorted(k for k in os.environ if k.startswith('ANALYTICS_EXT'))"
+            printed = await run_code(f"%load_ext analytics_ext\nimport os\nprint({names})")
+            assert printed == "['ANALYTICS_EXT_TOKEN', 'ANALYTICS_EXT_URL']"
+            await run_code("country = 'Germany'")
+            cell = "SELECT count(*) AS n FROM stores WHERE country = :country"
+            await run_code(f"%%analytics demo -o counted -q\n{cell}")
+            expected = direct(demo, "SELECT count(*) FROM stores WHERE country = 'Germany'")
+            assert int(await run_code("print(int(counted.n[0]))")) == expected.iat[0, 0]
+            # One line on stderr (no traceback; the cell still ends in error for "Run all").
+            assert await run_code("%%analytics demo\nSELECT :nowhere") == (
+                "UsageError: the notebook variable `nowhere` (for :nowhere) is not defined"
+            )
+            assert await run_code("print(1 + 1)") == "2"  # the kernel goes on
+        finally:
+            await http.delete(f"api/kernels/{kernel}")
