@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import keyword
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ class AnalyticsMagics(Magics):
         sql = cell.strip()
         if not sql:
             raise AnalyticsMagicError("%%analytics: the cell holds no SQL to run")
-        if args.out is not None and not args.out.isidentifier():
+        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
             raise AnalyticsMagicError(f"-o {args.out}: not a valid variable name")
         if args.row_limit is not None and args.row_limit < 1:
             raise AnalyticsMagicError("--row-limit must be at least 1")

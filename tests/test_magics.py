@@ -188,6 +188,9 @@ def test_usage_mistakes(shell, capsys):
     assert "the cell holds no SQL" in failure(shell, capsys, "%%analytics demo\n  \n")
     assert "datasource" in failure(shell, capsys, "%%analytics\nSELECT 1")
     assert "not a valid variable name" in failure(shell, capsys, "%%analytics demo -o 1x\nSELECT 1")
+    assert "not a valid variable name" in failure(
+        shell, capsys, "%%analytics demo -o class\nSELECT 1"
+    )
     assert "--row-limit" in failure(shell, capsys, "%%analytics demo --row-limit 0\nSELECT 1")
 
 
