@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import re
 import string
 from collections.abc import Callable
@@ -602,7 +603,12 @@ def test_hash_secret_refuses_empty() -> None:
 
 
 def _valid_token(kind: SecretKind = SecretKind.API_KEY) -> str:
-    return issue_secret(kind).token
+    """A well-formed token, the same in every process: parametrized test ids are built from it,
+    and pytest-xdist workers must collect identical ids."""
+    chosen = random.Random(kind.value)
+    lookup = "".join(chosen.choice(ALPHABET) for _ in range(LOOKUP_LENGTH))
+    secret = "".join(chosen.choice(ALPHABET) for _ in range(SECRET_LENGTH))
+    return f"{kind.value}_{lookup}_{secret}"
 
 
 def _replace(token: str, index: int, text: str) -> str:
