@@ -43,6 +43,8 @@ def share_link_url(public_url: str, grant: GrantOut) -> str | None:
 
 
 class _ShareHandlerBase(AnalyticsHandler):
+    """The work of the sharing verbs; ``share_routes`` adds the verbs themselves per area."""
+
     kinds: ClassVar[tuple[str, ...]]
     """The kinds this area shares; the first is the default ``object_type``."""
 
@@ -55,13 +57,7 @@ class _ShareHandlerBase(AnalyticsHandler):
             )
         return object_type
 
-
-class SharesHandler(_ShareHandlerBase):
-    """``GET/POST /api/<area>/share``."""
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
+    async def list_grants(self) -> None:
         query = self.parse_query(GrantsQuery)
         grants = await self.run(
             self.services.sharing.list_grants,
@@ -71,9 +67,7 @@ class SharesHandler(_ShareHandlerBase):
         )
         self.write_json({"items": [grant.model_dump(mode="json") for grant in grants]})
 
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
+    async def create_grant(self) -> None:
         body = self.parse(GrantCreate)
         grant, created = await self.run(
             self.services.sharing.grant,
@@ -87,13 +81,7 @@ class SharesHandler(_ShareHandlerBase):
             grant = grant.model_copy(update={"url": url})
         self.write_json(grant, status=201 if created else 200)
 
-
-class ShareHandler(_ShareHandlerBase):
-    """``DELETE /api/<area>/share/{grant_id}``."""
-
-    @web.authenticated
-    @authorized
-    async def delete(self, grant_id: str) -> None:
+    async def revoke_grant(self, grant_id: str) -> None:
         await self.run(
             self.services.sharing.revoke, self.user_id, self.kinds, grant_id, self.origin
         )
@@ -104,18 +92,49 @@ class ShareHandler(_ShareHandlerBase):
 def share_routes(
     area: str, resource: str, kinds: tuple[str, ...]
 ) -> list[tuple[str, type[AnalyticsHandler]]]:
-    """The sharing routes of ``/api/<area>``, authorized as ``resource``."""
+    """The sharing routes of ``/api/<area>``, authorized as ``resource``.
+
+    The verbs are decorated here, once per area, never inherited: jupyter_server's
+    ``@authorized`` remembers the first ``auth_resource`` it sees (a ``nonlocal``), so one
+    decorated method shared by two areas' subclasses would authorize both as whichever area
+    was asked first.
+    """
     # In areas whose objects can be shared by link, a link presented to these routes is a
     # credential, so it answers 404 (it cannot manage what it views) rather than 401.
-    attributes = {
-        "auth_resource": resource,
-        "kinds": kinds,
-        "accepts_share_links": resource in SHARE_LINK_RESOURCES,
-    }
+    links = resource in SHARE_LINK_RESOURCES
+
+    class SharesHandler(_ShareHandlerBase):
+        """``GET/POST /api/<area>/share``."""
+
+        auth_resource = resource
+        accepts_share_links = links
+
+        @web.authenticated
+        @authorized
+        async def get(self) -> None:
+            await self.list_grants()
+
+        @web.authenticated
+        @authorized
+        async def post(self) -> None:
+            await self.create_grant()
+
+    class ShareHandler(_ShareHandlerBase):
+        """``DELETE /api/<area>/share/{grant_id}``."""
+
+        auth_resource = resource
+        accepts_share_links = links
+
+        @web.authenticated
+        @authorized
+        async def delete(self, grant_id: str) -> None:
+            await self.revoke_grant(grant_id)
+
     name = area.title().replace("_", "")
-    shares = type(f"{name}SharesHandler", (SharesHandler,), attributes)
-    share = type(f"{name}ShareHandler", (ShareHandler,), attributes)
+    for handler, suffix in ((SharesHandler, "SharesHandler"), (ShareHandler, "ShareHandler")):
+        handler.__name__ = handler.__qualname__ = f"{name}{suffix}"
+        handler.kinds = kinds
     return [
-        (rf"/api/{area}/share", shares),
-        (rf"/api/{area}/share/(?P<grant_id>{GRANT_ID})", share),
+        (rf"/api/{area}/share", SharesHandler),
+        (rf"/api/{area}/share/(?P<grant_id>{GRANT_ID})", ShareHandler),
     ]
