@@ -44,8 +44,13 @@ format: install
 	$(BIN)/ruff format analytics_ext tests bench
 	$(BIN)/ruff check --fix analytics_ext tests bench
 
+# Test files run on TEST_WORKERS processes (pytest-xdist, one file per worker at a time, so module
+# fixtures stay in one process). Schemathesis runs alone afterwards: its generated cases share one
+# test id, which xdist's scheduler cannot tell apart.
+TEST_WORKERS ?= 2
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/test_schemathesis.py
+	$(BIN)/python -m pytest tests/test_schemathesis.py
 
 demo: install
 	$(BIN)/jupyter analytics demo-data --scale $(DEMO_SCALE)
