@@ -14,6 +14,7 @@ import requests
 
 from analytics_ext import client as analytics
 from analytics_ext.widgets import ResultGrid
+from analytics_ext.widgets.results import INDEX_WIDTH
 from tests.support.datasources import postgres_database
 from tests.support.live_server import LiveServer
 from tests.support.widgets import display_bytes, recording_comms
@@ -116,6 +117,22 @@ def test_pages_page_size_sort_and_types(client, datasource: str) -> None:
     assert "&lt;b&gt;1&lt;/b&gt;" in grid._table.value  # text, never markup
     assert "<b>1</b>" not in grid._table.value
     assert '<td class="n">null</td>' in grid._table.value
+    # The sort buttons stand over their columns: a spacer as wide as the row-number column,
+    # then one fixed-width, unshrinkable button per column, as wide as the table's <col>s.
+    spacer, *buttons = grid._header.children
+    assert (spacer.layout.width, spacer.layout.flex) == (f"{INDEX_WIDTH}px", "0 0 auto")
+    assert [b.description for b in buttons] == ["n", "k", "label", "day"]
+    assert {(b.layout.width, b.layout.flex) for b in buttons} == {("160px", "0 0 auto")}
+    assert f'<col style="width:{INDEX_WIDTH}px"><col style="width:160px">' in grid._table.value
+    table_width = INDEX_WIDTH + 4 * 160
+    assert f'style="width:{table_width}px"' in grid._table.value
+    assert grid._header.layout.width == f"{table_width}px"
+    # Pager icons are Font Awesome names, not glyphs a browser's fonts may lack.
+    pager = [grid._first, grid._previous, grid._next, grid._last]
+    assert [b.icon for b in pager] == [
+        "step-backward", "chevron-left", "chevron-right", "step-forward"
+    ]  # fmt: skip
+    assert all(b.description == "" and b.tooltip for b in pager)
 
     grid._next.click()
     assert grid.wait(30)
@@ -135,21 +152,21 @@ def test_pages_page_size_sort_and_types(client, datasource: str) -> None:
     assert grid.wait(30)
     assert (grid.offset, len(grid.rows), body_rows(grid)) == (50, 25, 25)
 
-    header = {button.description: button for button in grid._header.children}
+    header = {button.description: button for button in grid.sort_buttons}
     header["k"].click()  # ascending, whole result, nulls last
     assert grid.wait(30)
     assert grid.sort_column == "k"
     assert not grid.sort_descending
     assert [row["k"] for row in grid.rows[:3]] == [0, 0, 0]
-    assert grid._header.children[1].description == "k ↑"
+    assert grid.sort_buttons[1].description == "k ↑"
     grid._last.click()
     assert grid.wait(30)
     assert all(row["k"] is None for row in grid.rows[-12:])
-    grid._header.children[1].click()  # again: descending, back to the first page
+    grid.sort_buttons[1].click()  # again: descending, back to the first page
     assert grid.wait(30)
     assert (grid.offset, grid.sort_descending) == (0, True)
     assert [row["k"] for row in grid.rows[:2]] == [6, 6]
-    assert grid._header.children[1].description == "k ↓"
+    assert grid.sort_buttons[1].description == "k ↓"
     assert grid._position.value == "Rows 1 to 25 of 123, by k ↓"
 
 

@@ -77,10 +77,12 @@ class ResultGrid(widgets.VBox):
         self.rows: list[dict[str, Any]] = []
         self._pending: QueryRun | None = None
         """A run shown before it finished: the first page waits for it."""
-        self._first = self._nav_button("⏮", "First page", self.first)
-        self._previous = self._nav_button("◀", "Previous page", self.previous)
-        self._next = self._nav_button("▶", "Next page", self.next)
-        self._last = self._nav_button("⏭", "Last page", self.last)
+        # Font Awesome 4 icons (JupyterLab ships the font): ⏮/⏭ have no glyph in common
+        # Linux fonts and showed as empty boxes.
+        self._first = self._nav_button("step-backward", "First page", self.first)
+        self._previous = self._nav_button("chevron-left", "Previous page", self.previous)
+        self._next = self._nav_button("chevron-right", "Next page", self.next)
+        self._last = self._nav_button("step-forward", "Last page", self.last)
         self._position = widgets.Label("No result yet.")
         sizes = sorted({*PAGE_SIZES, page_size})
         self._size = widgets.Dropdown(
@@ -91,8 +93,8 @@ class ResultGrid(widgets.VBox):
             [self._first, self._previous, self._position, self._next, self._last, self._size],
             layout={"align_items": "center"},
         )
-        self._header = widgets.HBox([])
-        self._table = widgets.HTML("")
+        self._header = widgets.HBox([], layout={"margin": "0"})
+        self._table = widgets.HTML("", layout={"margin": "0"})
         self._message = widgets.HTML("")
         body = widgets.VBox([self._header, self._table], layout={"overflow_x": "auto"})
         super().__init__([toolbar, body, self._message])
@@ -197,9 +199,14 @@ class ResultGrid(widgets.VBox):
         columns = [{"name": c["name"], "type": c["type"]} for c in page["columns"]]
         if columns != self.columns:
             self.columns = columns
-            self._header.children = tuple(self._column_button(c) for c in columns)
+            self._header.children = (
+                self._index_spacer(),
+                *(self._column_button(c) for c in columns),
+            )
+            self._header.layout.width = f"{self._table_width()}px"
         else:
-            for button, column in zip(self._header.children, columns, strict=True):
+            buttons = self._header.children[1:]
+            for button, column in zip(buttons, columns, strict=True):
                 button.description = self._header_label(column["name"])  # type: ignore[attr-defined]
         self.rows = page["rows"]
         self.total_rows = page["total_rows"]
@@ -240,7 +247,9 @@ class ResultGrid(widgets.VBox):
         self._last.disabled = not idle or at_end
 
     def _nav_button(self, icon: str, tooltip: str, action: Any) -> widgets.Button:
-        button = widgets.Button(description=icon, tooltip=tooltip, layout={"width": "36px"})
+        button = widgets.Button(
+            description="", icon=icon, tooltip=tooltip, layout={"width": "36px"}
+        )
         button.on_click(lambda _: action())
         return button
 
@@ -250,11 +259,28 @@ class ResultGrid(widgets.VBox):
             arrow = " ↓" if self.sort_descending else " ↑"
         return name + arrow
 
+    @property
+    def sort_buttons(self) -> tuple[widgets.Button, ...]:
+        """The column headers' sort buttons, in the result's column order."""
+        return tuple(self._header.children[1:])
+
+    def _table_width(self) -> int:
+        return INDEX_WIDTH + self.column_width * len(self.columns)
+
+    def _index_spacer(self) -> widgets.Box:
+        """Stands above the table's row-number column, so each sort button sits exactly over
+        its column (both rows use the same fixed widths and neither may shrink)."""
+        width = f"{INDEX_WIDTH}px"
+        return widgets.Box(
+            layout={"width": width, "min_width": width, "flex": "0 0 auto", "margin": "0"}
+        )
+
     def _column_button(self, column: dict[str, str]) -> widgets.Button:
+        width = f"{self.column_width}px"
         button = widgets.Button(
             description=self._header_label(column["name"]),
             tooltip=f"{column['name']} ({column['type']}): click to sort",
-            layout={"width": f"{self.column_width}px", "margin": "0"},
+            layout={"width": width, "min_width": width, "flex": "0 0 auto", "margin": "0"},
         )
         button.on_click(lambda _: self.sort_by(column["name"]))
         return button
@@ -264,7 +290,7 @@ class ResultGrid(widgets.VBox):
         ``column_width`` wide so the header buttons above line up with them."""
         names = [c["name"] for c in self.columns]
         width = self.column_width
-        total = INDEX_WIDTH + width * len(names)
+        total = self._table_width()
         parts = [
             STYLE,
             f'<table class="ae-grid" style="width:{total}px"><colgroup>',
