@@ -15,12 +15,14 @@ from collections.abc import Iterator
 
 import bqplot as bq
 import numpy as np
+import pyarrow as pa
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
 from analytics_ext import client as analytics
 from analytics_ext.widgets import ChartBuilder, open_chart
+from analytics_ext.widgets.date_ticks import date_ticks, label_width
 from analytics_ext.widgets.downsample import MAX_POINTS
 from tests.support.datasources import postgres_database
 from tests.support.live_server import LiveServer, seed_account, start_live_server
@@ -208,6 +210,69 @@ def test_open_chart_reopens_parameters_and_customization(owner, sales_query: str
     builder.save().wait(30)
     assert owner.chart(chart["id"])["customization"]["title"] == "Renamed"
     assert owner.chart(chart["id"])["parameters"] == {"least": 2}
+
+
+MONTHS_SQL = (
+    "SELECT (DATE '2022-01-01' + make_interval(months => g))::{kind} AS month, "
+    "(g * 7) % 50 + 40 AS orders FROM generate_series(0, 45) AS g"
+)
+
+
+@pytest.mark.parametrize("kind", ["date", "timestamp", "timestamptz"])
+def test_a_monthly_line_has_a_date_axis_with_few_readable_ticks(
+    owner, datasource: str, kind: str
+) -> None:
+    """46 months of a DATE or TIMESTAMP column (through the server's preview route): a
+    DateScale over datetime64 points, not category text, and calendar ticks whose labels fit
+    side by side (bqplot's own ten-ish ticks put sixteen labels over each other)."""
+    saved = owner.save_query(unique(f"months-{kind}"), MONTHS_SQL.format(kind=kind), datasource)
+    spec = {
+        "type": "line",
+        "encodings": {"x": {"field": "month"}, "y": {"field": "orders"}},
+        "sort": {"by": "x"},
+    }
+    builder = ChartBuilder(owner, query=saved["id"], spec=spec).wait(60)
+    assert builder.status == "drawn", builder.error
+    assert builder.table.schema.field("month").type != pa.string()
+    figure = builder.drawing.figure
+    (line,) = figure.marks
+    x_axis = figure.axes[0]
+    assert isinstance(line.scales["x"], bq.DateScale)
+    assert isinstance(x_axis.scale, bq.DateScale)
+    assert line.x.dtype == np.dtype("datetime64[ms]")
+    assert (line.x[0], line.x[-1]) == (np.datetime64("2022-01-01"), np.datetime64("2025-10-01"))
+    assert x_axis.tick_values.dtype == np.dtype("datetime64[ms]")
+    ticks = [str(tick)[:10] for tick in x_axis.tick_values]
+    # the user's settings' date format (YYYY-MM-DD by default): yearly ticks fit 535 px
+    assert x_axis.tick_format == "%Y-%m-%d"
+    assert ticks == ["2022-01-01", "2023-01-01", "2024-01-01", "2025-01-01"]
+
+    builder.customize(date_format="%b %Y", width=1000).wait(60)
+    x_axis = builder.drawing.figure.axes[0]
+    assert x_axis.tick_format == "%b %Y"
+    ticks = [str(tick)[:10] for tick in x_axis.tick_values]
+    assert ticks == [
+        f"{year}-{month}-01" for year in (2022, 2023, 2024, 2025) for month in ("01", "07")
+    ]
+
+
+def test_date_ticks_bound_their_count_by_the_labels_width() -> None:
+    """Pure: the tick step grows with the span and the label's width; no format set picks one
+    that suits the step."""
+    values, tick_format = date_ticks("2022-01-01", "2025-10-01", 535, None)
+    assert tick_format == "%Y"  # 6-monthly "%Y-%m" labels would need 8 x 73 px
+    assert [str(v)[:10] for v in values] == ["2022-01-01", "2023-01-01", "2024-01-01", "2025-01-01"]
+    values, tick_format = date_ticks("2024-01-01", "2024-03-01", 535, None)
+    assert tick_format == "%Y-%m"
+    assert [str(v)[:10] for v in values] == ["2024-01-01", "2024-02-01", "2024-03-01"]
+    values, tick_format = date_ticks("2024-01-01T00:00", "2024-01-01T06:00", 535, None)
+    assert tick_format == "%Y-%m-%d %H:%M"
+    assert 2 <= len(values) <= 535 // label_width(tick_format, values[-1])
+    values, _ = date_ticks("2024-01-01", "2024-01-01", 535, "%d.%m.%Y")
+    assert list(values) == [np.datetime64("2024-01-01")]
+    values, tick_format = date_ticks("1900-01-01", "2024-01-01", 300, None, vertical=True)
+    assert tick_format == "%Y"
+    assert 2 <= len(values) <= 10
 
 
 def test_a_million_points_end_to_end_hold_at_most_4000(owner, datasource: str) -> None:

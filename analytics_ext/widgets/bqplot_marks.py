@@ -38,10 +38,13 @@ from .chart_look import (
     category_colors,
     continuous_colors,
     extent_of,
+    figure_margin,
     in_order,
+    plot_length,
     scale_for,
     style_figure,
 )
+from .date_ticks import bound_date_axis
 from .downsample import (
     MAX_POINTS,
     Reduction,
@@ -109,7 +112,7 @@ def draw(
         axes=plot.axes,
         title=look.title or "",
         animation_duration=0,
-        fig_margin={"top": 50 if look.title else 20, "bottom": 55, "left": 75, "right": 30},
+        fig_margin=figure_margin(look),
         legend_location=LEGEND_PLACES.get(look.legend or "right", "right"),
     )
     width, height = look.width or DEFAULT_WIDTH, look.height or DEFAULT_HEIGHT
@@ -149,6 +152,10 @@ def _xy_plot(
         axis_for(scales["y"], y_title, kinds["y"], look, vertical=True),
     ]
     extent = {c: extent_of(fields.values(c, table), kinds[c]) for c in ("x", "y")}
+    for axis, channel in zip(axes, ("x", "y"), strict=True):
+        if kinds[channel] == "temporal":  # dates as calendar ticks whose labels fit
+            length = plot_length(look, vertical=channel == "y")
+            bound_date_axis(axis, extent[channel], length, look.date_format)
     return Plot(marks, axes, reduction, scales, kinds, extent)
 
 

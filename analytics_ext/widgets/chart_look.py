@@ -272,6 +272,19 @@ def axis_for(
     )
 
 
+def figure_margin(look: Customization) -> dict[str, int]:
+    """The figure's margins around the plot area (room for the title and axis labels)."""
+    return {"top": 50 if look.title else 20, "bottom": 55, "left": 75, "right": 30}
+
+
+def plot_length(look: Customization, vertical: bool) -> int:
+    """The plot area's height (``vertical``) or width in pixels: what an axis spans."""
+    margin = figure_margin(look)
+    if vertical:
+        return (look.height or DEFAULT_HEIGHT) - margin["top"] - margin["bottom"]
+    return (look.width or DEFAULT_WIDTH) - margin["left"] - margin["right"]
+
+
 def axes_titles(fields: Channels, look: Customization, x: str = "x", y: str = "y") -> list[str]:
     x_title = look.x_label if look.x_label is not None else fields.title(x)
     y_title = look.y_label if look.y_label is not None else fields.title(y)

@@ -7,6 +7,7 @@ token)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -141,6 +142,22 @@ def test_query_editor_grid_and_chart_in_jupyterlab(
     cells = rows.first.locator("td").all_inner_texts()
     assert cells[0] == "1"  # the row number column
     assert cells[1:] == first_row(demo)
+    # Each sort button stands over its column (the row-number column has a spacer above it).
+    header = editor.locator("table.ae-grid thead th")
+    sort_buttons = editor.locator(".widget-hbox button.widget-button", has_text="opened_on")
+    for name, column in (("id", 1), ("opened_on", 5)):
+        button = editor.locator("button.widget-button", has_text=re.compile(rf"^\s*{name}\s*$"))
+        left, right = button.bounding_box(), header.nth(column).bounding_box()
+        assert left is not None
+        assert right is not None
+        assert abs(left["x"] - right["x"]) <= 2, (name, left, right)
+        assert abs(left["width"] - right["width"]) <= 2, (name, left, right)
+    assert sort_buttons.count() == 1
+    # The pager's first/last are Font Awesome icons (drawn: they have a width), not glyphs.
+    for icon in ("fa-step-backward", "fa-chevron-left", "fa-chevron-right", "fa-step-forward"):
+        box = editor.locator(f"button.widget-button i.fa.{icon}").bounding_box()
+        assert box is not None, icon
+        assert box["width"] > 4, icon
 
     # -- ChartBuilder: the line mark (bqplot Lines: g.curve > path.line) with points in its path
     run_cell(page, 1)
@@ -152,6 +169,16 @@ def test_query_editor_grid_and_chart_in_jupyterlab(
                                    timeout=WIDGET_TIMEOUT_MS)  # fmt: skip
     points = len(re.findall(r"[ML]", line.get_attribute("d") or ""))
     assert points == months(demo), "one point per month of orders"
+    # The month axis has calendar ticks whose labels do not overlap (dates, not categories).
+    ticks = chart.locator(".bqplot g.tick text")
+    labels = ticks.filter(has_text=re.compile(r"^\d{4}-\d{2}-\d{2}$"))  # the user's format
+    texts = labels.all_text_contents()
+    assert 2 <= len(texts) <= 12, ticks.all_text_contents()
+    boxes = [labels.nth(i).bounding_box() for i in range(len(texts))]
+    for before, after in itertools.pairwise(boxes):
+        assert before is not None
+        assert after is not None
+        assert before["x"] + before["width"] < after["x"], texts
 
     page.locator(".jp-Notebook .jp-Cell").nth(0).scroll_into_view_if_needed()
     page.screenshot(path=screenshots_dir / "widgets.png")
