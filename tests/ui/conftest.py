@@ -153,3 +153,20 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def run_from_palette(page: Page, label: str) -> None:
+    """Run a JupyterLab command by its palette label.
+
+    Enter on the active item, not a click: JupyterLab re-renders the palette's items while it
+    filters, and a click on one can land while it is being replaced ("element is not stable").
+    """
+    from playwright.sync_api import expect
+
+    page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
+    page.keyboard.press("Control+Shift+C")
+    palette_input = page.locator(".lm-CommandPalette-input")
+    palette_input.fill(label)
+    active = page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label)
+    expect(active).to_be_visible()
+    palette_input.press("Enter")

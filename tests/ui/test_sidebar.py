@@ -9,6 +9,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
+from tests.ui.conftest import run_from_palette
+
 pytestmark = pytest.mark.ui
 
 SIDEBAR_ID = "analytics-ext:sidebar"
@@ -30,14 +32,6 @@ def _open_lab(page, live_server) -> None:
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
 
 
-def _run_from_palette(page, label: str) -> None:
-    page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
-    page.keyboard.press("Control+Shift+C")
-    palette_input = page.locator(".lm-CommandPalette-input")
-    palette_input.fill(label)
-    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
-
-
 def _open_sidebar(page, live_server):
     from playwright.sync_api import expect
 
@@ -45,7 +39,7 @@ def _open_sidebar(page, live_server):
     tab = page.locator(f'.jp-SideBar.jp-mod-left [data-id="{SIDEBAR_ID}"]')
     expect(tab).to_be_visible()
     expect(tab.locator("svg")).to_have_count(1)  # the bar-chart icon
-    _run_from_palette(page, "Open Analytics Sidebar")
+    run_from_palette(page, "Open Analytics Sidebar")
     sidebar = page.locator(f'[id="{SIDEBAR_ID}"]')
     expect(sidebar).to_be_visible()
     return sidebar

@@ -25,6 +25,7 @@ from tests.support.live_server import (
     seed_account,
     start_live_server,
 )
+from tests.ui.conftest import run_from_palette
 
 pytestmark = pytest.mark.ui
 
@@ -87,10 +88,7 @@ def _open_sidebar(page):
     from playwright.sync_api import expect
 
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
-    page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette-input").fill("Open Analytics Sidebar")
-    page.locator(".lm-CommandPalette-item", has_text="Open Analytics Sidebar").first.click()
+    run_from_palette(page, "Open Analytics Sidebar")
     sidebar = page.locator(f'[id="{SIDEBAR_ID}"]')
     expect(sidebar).to_be_visible()
     return sidebar
