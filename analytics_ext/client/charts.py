@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 ExportFormat = Literal["png", "svg", "pdf", "csv", "json", "spec"]
 ChartKind = Literal["chart", "chart_template"]
-EXPORT_CHUNK_BYTES = 1 << 20
 
 
 def chart_columns(spec: Mapping[str, Any]) -> dict[str, str]:
@@ -307,21 +306,4 @@ class ChartCalls:
             "scale": scale,
         }
         body = {"format": format, **{k: v for k, v in fields.items() if v is not None}}
-        response = self.transport.request("POST", "api/chart/export", json=body, stream=True)
-        try:
-            if path is None:
-                return response.content
-            target = Path(path)
-            partial = target.with_name(target.name + ".part")
-            try:
-                with partial.open("wb") as out:
-                    for chunk in response.iter_content(EXPORT_CHUNK_BYTES):
-                        out.write(chunk)
-                partial.replace(target)
-            except requests.RequestException as error:
-                raise ServerUnreachable(f"the export stopped midway: {error}") from None
-            finally:
-                partial.unlink(missing_ok=True)
-            return target
-        finally:
-            response.close()
+        return self.transport.download("api/chart/export", body, path)

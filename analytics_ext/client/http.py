@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -15,6 +16,7 @@ ENV_URL = "ANALYTICS_EXT_URL"
 ENV_TOKEN = "ANALYTICS_EXT_TOKEN"  # noqa: S105 -- a variable's name: the kernel's token
 ENV_API_KEY = "ANALYTICS_EXT_API_KEY"
 DEFAULT_TIMEOUT = 30.0
+DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
 class Transport:
@@ -82,6 +84,31 @@ class Transport:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
+
+    def download(
+        self, path: str, body: Any, target: str | os.PathLike[str] | None = None
+    ) -> bytes | Path:
+        """POST ``body`` and take the file the server streams back: its bytes, or (``target``
+        given) written to that file chunk by chunk through a ``.part`` file, never held whole
+        in memory; a download cut midway leaves no partial file behind."""
+        response = self.request("POST", path, json=body, stream=True)
+        try:
+            if target is None:
+                return response.content
+            final = Path(target)
+            partial = final.with_name(final.name + ".part")
+            try:
+                with partial.open("wb") as out:
+                    for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
+                        out.write(chunk)
+                partial.replace(final)
+            except requests.RequestException as error:
+                raise ServerUnreachable(f"the download stopped midway: {error}") from None
+            finally:
+                partial.unlink(missing_ok=True)
+            return final
+        finally:
+            response.close()
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a paginated list (``items`` and ``next``), page after page."""

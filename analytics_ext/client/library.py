@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-import requests
 
-from .errors import AnalyticsError, ServerUnreachable
+from .errors import AnalyticsError
 from .runs import QueryRun
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ QUERY_COLUMNS = [
     "permission", "updated_at",
 ]  # fmt: skip
 """The columns of ``saved_queries()`` as a DataFrame (the SQL and parameters stay in ``get``)."""
-EXPORT_CHUNK_BYTES = 1 << 20
 
 
 class QueryLibraryCalls:
@@ -340,21 +338,4 @@ class QueryLibraryCalls:
             body.update(query_id=query_id, parameters=dict(parameters or {}), row_limit=row_limit)
         if run_id is not None:
             body["run_id"] = run_id
-        response = self.transport.request("POST", "api/query/export", json=body, stream=True)
-        try:
-            if path is None:
-                return response.content
-            target = Path(path)
-            partial = target.with_name(target.name + ".part")
-            try:
-                with partial.open("wb") as out:
-                    for chunk in response.iter_content(EXPORT_CHUNK_BYTES):
-                        out.write(chunk)
-                partial.replace(target)
-            except requests.RequestException as error:
-                raise ServerUnreachable(f"the export stopped midway: {error}") from None
-            finally:
-                partial.unlink(missing_ok=True)
-            return target
-        finally:
-            response.close()
+        return self.transport.download("api/query/export", body, path)

@@ -134,13 +134,7 @@ class Fields:
             self.names.setdefault(column, alias)
 
     def aggregated(self, channel: str) -> bool:
-        """Whether the channel's column is an aggregate the SQL computed (``y``, ``size``, or
-        a heatmap's ``color``), or a histogram's count."""
-        if self.spec.type == "histogram":
-            return channel == "y"
-        if self.spec.aggregation is None:
-            return False
-        return channel == "color" if self.spec.type == "heatmap" else channel in ("y", "size")
+        return self.spec.aggregated(channel)
 
     def type_of(self, channel: str) -> str:
         if self.aggregated(channel):

@@ -125,6 +125,16 @@ class ChartSpec(RequestModel):
             raise ValueError("aggregation: a heatmap needs an aggregation of its color field")
         return self
 
+    def aggregated(self, channel: str) -> bool:
+        """Whether ``channel`` shows a value the SQL computed (``y`` and ``size`` under an
+        aggregation, a heatmap's ``color``, a histogram's count in ``y``): always quantitative,
+        whatever its column's own type. Every renderer reads this one rule."""
+        if self.type == "histogram":
+            return channel == "y"
+        if self.aggregation is None:
+            return False
+        return channel == "color" if self.type == "heatmap" else channel in ("y", "size")
+
     def channels(self) -> dict[str, Encoding]:
         """The encoded channels, by name."""
         return {

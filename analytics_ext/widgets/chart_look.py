@@ -113,11 +113,7 @@ class Channels:
         return channel in self.columns
 
     def aggregated(self, channel: str) -> bool:
-        if self.spec.type == "histogram":
-            return channel == "y"
-        if self.spec.aggregation is None:
-            return False
-        return channel == "color" if self.spec.type == "heatmap" else channel in ("y", "size")
+        return self.spec.aggregated(channel)
 
     def kind(self, channel: str) -> str:
         if self.aggregated(channel):
