@@ -22,7 +22,7 @@ from tests.support.live_server import LiveServer, free_port, wait_until_healthy
 from tests.support.services import in_ci
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -155,18 +155,27 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 process.wait()
 
 
-def run_from_palette(page: Page, label: str) -> None:
-    """Run a JupyterLab command by its palette label.
+def run_from_palette(page: Page, label: str, shows: Locator, attempts: int = 3) -> None:
+    """Run a JupyterLab command by its palette label until ``shows`` is visible.
 
     Enter on the active item, not a click: JupyterLab re-renders the palette's items while it
-    filters, and a click on one can land while it is being replaced ("element is not stable").
+    filters, so a click can land on an item being replaced, and under load a keystroke can
+    arrive before the filtered list settles and run nothing. The user's move is retried (a
+    person would press again); the command itself must still work, or every attempt fails.
     """
     from playwright.sync_api import expect
 
-    page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
-    page.keyboard.press("Control+Shift+C")
-    palette_input = page.locator(".lm-CommandPalette-input")
-    palette_input.fill(label)
-    active = page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label)
-    expect(active).to_be_visible()
-    palette_input.press("Enter")
+    for attempt in range(1, attempts + 1):
+        page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
+        page.keyboard.press("Control+Shift+C")
+        palette_input = page.locator(".lm-CommandPalette-input")
+        palette_input.fill(label)
+        active = page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label)
+        expect(active).to_be_visible()
+        palette_input.press("Enter")
+        try:
+            expect(shows).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == attempts:
+                raise

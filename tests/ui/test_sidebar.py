@@ -39,8 +39,8 @@ def _open_sidebar(page, live_server):
     tab = page.locator(f'.jp-SideBar.jp-mod-left [data-id="{SIDEBAR_ID}"]')
     expect(tab).to_be_visible()
     expect(tab.locator("svg")).to_have_count(1)  # the bar-chart icon
-    run_from_palette(page, "Open Analytics Sidebar")
     sidebar = page.locator(f'[id="{SIDEBAR_ID}"]')
+    run_from_palette(page, "Open Analytics Sidebar", shows=sidebar)
     expect(sidebar).to_be_visible()
     return sidebar
 

@@ -88,8 +88,8 @@ def _open_sidebar(page):
     from playwright.sync_api import expect
 
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
-    run_from_palette(page, "Open Analytics Sidebar")
     sidebar = page.locator(f'[id="{SIDEBAR_ID}"]')
+    run_from_palette(page, "Open Analytics Sidebar", shows=sidebar)
     expect(sidebar).to_be_visible()
     return sidebar
 
