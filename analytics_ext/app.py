@@ -26,7 +26,13 @@ from .auth.tokens import AccessTokenCodec
 from .engine.runs import QueryEngine
 from .handlers import ROUTES
 from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING, MULTI_USER_SETTING
-from .options import AccountOptions, DatasourceOptions, MailOptions, QueryOptions
+from .options import (
+    AccountOptions,
+    DashboardOptions,
+    DatasourceOptions,
+    MailOptions,
+    QueryOptions,
+)
 from .paths import data_dir, default_db_url
 from .services import SETTINGS_KEY, Services
 from .services.mail import Mailer
@@ -38,7 +44,7 @@ TOKEN_AUDIENCE = "analytics_ext:api"  # noqa: S105 -- a JWT claim value, not a s
 
 
 class AnalyticsExtension(
-    AccountOptions, MailOptions, DatasourceOptions, QueryOptions, ExtensionApp
+    AccountOptions, MailOptions, DatasourceOptions, QueryOptions, DashboardOptions, ExtensionApp
 ):
     """Analytics for Jupyter: datasources, queries, charts and dashboards on this server."""
 

@@ -372,3 +372,75 @@ class QueryOptions(Configurable):
             "memory_budget_bytes": self.query_memory_mb * 1024 * 1024,
             "spill_dir": spill_dir,
         }
+
+
+class DashboardOptions(Configurable):
+    """Published dashboards and the Voila process that serves their viewers (DESIGN.md §8)."""
+
+    dashboards_dir = Unicode(
+        help="""Folder the published dashboards' notebooks are written to; the Voila process
+        serves this folder and nothing else. Default: `dashboards` in the analytics data dir.""",
+        config=True,
+    )
+
+    @default("dashboards_dir")
+    def _dashboards_dir_default(self) -> str:
+        return str(data_dir() / "dashboards")
+
+    dashboard_viewers = Bool(
+        True,
+        help="""Serve published dashboards: the extension starts a standalone Voila process
+        (on first publish or view, and at start when dashboards are published), restarts it
+        if it dies, and proxies viewers to it at `/analytics/dashboards/<id>`. False: no
+        Voila process; publishing still writes the notebooks.""",
+        config=True,
+    )
+    dashboard_preheat = Bool(
+        True,
+        help="""Keep kernels of each published dashboard started and rendered ahead of its
+        viewers (Voila's preheated pool), so a viewer's page opens without waiting for a
+        kernel.""",
+        config=True,
+    )
+    dashboard_pool_size = Int(
+        1,
+        help="Preheated kernels kept ready per published dashboard (with `dashboard_preheat`).",
+        config=True,
+    )
+    dashboard_kernel_lifetime = Int(
+        86_400,
+        help="""Seconds a dashboard kernel's token (which reads that dashboard's tiles and
+        nothing else) lasts at most; it is revoked when the kernel shuts down. Kernels are
+        replaced before their token ends.""",
+        config=True,
+    )
+    voila_port = Int(
+        0,
+        help="""Port of the Voila process on 127.0.0.1 (0: any free port). Viewers never reach
+        it directly: it answers only requests the Jupyter server signed.""",
+        config=True,
+    )
+    chromium_path = Unicode(
+        "",
+        help="""Chromium or Chrome executable used to print dashboards to PDF (offline,
+        headless). Empty: the first of chromium, chromium-browser, google-chrome on PATH.""",
+        config=True,
+    )
+
+    @validate("dashboard_pool_size")
+    def _check_pool_size(self, proposal: dict) -> int:
+        if not 0 <= proposal["value"] <= 16:
+            raise ValueError("dashboard_pool_size must be between 0 and 16")
+        return proposal["value"]
+
+    @validate("dashboard_kernel_lifetime")
+    def _check_dashboard_kernel_lifetime(self, proposal: dict) -> int:
+        if proposal["value"] < 600:
+            raise ValueError("dashboard_kernel_lifetime must be at least 600 seconds")
+        return proposal["value"]
+
+    @validate("voila_port")
+    def _check_voila_port(self, proposal: dict) -> int:
+        if not 0 <= proposal["value"] <= 65535:
+            raise ValueError("voila_port must be between 0 and 65535")
+        return proposal["value"]

@@ -30,9 +30,15 @@ sharing service: view, edit, manage)."""
 CHART: Final = "analytics_ext:chart"
 """Charts, chart templates, their grants and exports (checked like saved queries)."""
 
-ALL_RESOURCES: Final = frozenset({USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES, QUERY, CHART})
+DASHBOARDS: Final = "analytics_ext:dashboards"
+"""Dashboards, their versions, publishing, tile data, exports and grants, and the published
+viewer pages (checked by the sharing service: view, edit, manage)."""
 
-SHARE_LINK_RESOURCES: Final = frozenset({QUERY, CHART})
+ALL_RESOURCES: Final = frozenset(
+    {USERS, SYSTEM, API_KEYS, ADMIN, DATASOURCES, QUERY, CHART, DASHBOARDS}
+)
+
+SHARE_LINK_RESOURCES: Final = frozenset({QUERY, CHART, DASHBOARDS})
 """What a share link may be presented to at all; the sharing service then limits it to the one
 object it names, read only."""
 

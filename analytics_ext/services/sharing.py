@@ -35,6 +35,10 @@ from .activity import ActivityLog, RequestOrigin
 
 PRINCIPAL_USER = "user"
 PRINCIPAL_LINK = "link"
+PRINCIPAL_KERNEL = "kernel"
+"""A dashboard kernel's token: a share link the Voila process issues to each kernel it starts
+for a dashboard (``issue_kernel_link``), unlisted, and revoked when the kernel ends."""
+LINK_PRINCIPALS: Final = (PRINCIPAL_LINK, PRINCIPAL_KERNEL)
 LINK_LEVEL: Final = "view"
 LINK_ACTOR_PREFIX: Final = "link:"
 DEFAULT_LINK_LIFETIME: Final = timedelta(days=7)
@@ -195,7 +199,7 @@ class SharingService:
         with self._db.transaction() as tx:
             grant = tx.scalars(
                 select(ObjectGrant).where(
-                    ObjectGrant.principal_type == PRINCIPAL_LINK,
+                    ObjectGrant.principal_type.in_(LINK_PRINCIPALS),
                     ObjectGrant.principal_id == lookup,
                 )
             ).first()
@@ -297,15 +301,62 @@ class SharingService:
             )  # fmt: skip
             return _grant_out(grant, None).model_copy(update={"token": issued.token})
 
+    def issue_kernel_link(
+        self, kind_name: str, object_id: str, issuer: str, lifetime: timedelta
+    ) -> str:
+        """A view-only token for one object, for a kernel that renders it (a dashboard's Voila
+        kernel): the trusted caller has checked nothing about a user, because the kernel acts
+        for the object's viewers, who only ever see what the object shows. ``issuer`` names
+        the kernel (``revoke_issued`` ends its tokens). ``NotFound`` for an unknown object."""
+        kind = self.kind(kind_name)
+        if not kind.linkable:
+            raise Invalid("object_type", f"a {kind.name} cannot be opened by a kernel token")
+        issued = issue_secret(SecretKind.SHARE_LINK)
+        with self._db.transaction() as tx:
+            if tx.get(kind.model, object_id) is None:
+                raise NotFound(f"{kind.name} not found")
+            tx.add(
+                ObjectGrant(
+                    object_type=kind.name,
+                    object_id=object_id,
+                    principal_type=PRINCIPAL_KERNEL,
+                    principal_id=issued.lookup,
+                    level=LINK_LEVEL,
+                    secret_hash=issued.secret_hash,
+                    expires_at=utcnow() + lifetime,
+                    issuer=issuer,
+                )
+            )
+        return issued.token
+
+    def revoke_issued(self, issuer: str, *, prefix: bool = False) -> int:
+        """End the kernel tokens of ``issuer`` (or of every issuer starting with it: a whole
+        Voila process); how many there were."""
+        condition = (
+            ObjectGrant.issuer.startswith(issuer, autoescape=True)
+            if prefix
+            else ObjectGrant.issuer == issuer
+        )
+        with self._db.transaction() as tx:
+            result = tx.execute(
+                delete(ObjectGrant).where(ObjectGrant.principal_type == PRINCIPAL_KERNEL, condition)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def list_grants(self, actor_id: str, kind_name: str, object_id: str) -> list[GrantOut]:
-        """Who holds what on an object, oldest grant first (needs the top level)."""
+        """Who holds what on an object, oldest grant first (needs the top level); kernel
+        tokens are the server's own and are not listed."""
         kind = self.kind(kind_name)
         with self._db.transaction() as tx:
             self.require(tx, actor_id, kind.name, object_id, kind.top)
             rows = tx.execute(
                 select(ObjectGrant, User)
                 .join(User, User.id == ObjectGrant.principal_id, isouter=True)
-                .where(ObjectGrant.object_type == kind.name, ObjectGrant.object_id == object_id)
+                .where(
+                    ObjectGrant.object_type == kind.name,
+                    ObjectGrant.object_id == object_id,
+                    ObjectGrant.principal_type != PRINCIPAL_KERNEL,
+                )
                 .order_by(ObjectGrant.created_at, ObjectGrant.id)
             ).all()
             return [_grant_out(grant, user) for grant, user in rows]
@@ -353,7 +404,7 @@ def _expired(grant: ObjectGrant) -> bool:
 def _live_link(tx: Session, actor_id: str) -> ObjectGrant | None:
     """The link grant behind a link actor, if it still exists and has not expired."""
     grant = tx.get(ObjectGrant, actor_id.removeprefix(LINK_ACTOR_PREFIX))
-    if grant is None or grant.principal_type != PRINCIPAL_LINK or _expired(grant):
+    if grant is None or grant.principal_type not in LINK_PRINCIPALS or _expired(grant):
         return None
     return grant
 

@@ -255,6 +255,9 @@ class ObjectGrant(Base):
     )
     secret_hash: Mapped[str | None] = mapped_column(String(80))
     expires_at: Mapped[datetime | None]
+    issuer: Mapped[str | None] = mapped_column(String(100), index=True)
+    """Who issued a ``kernel`` grant (a dashboard kernel's token): ``<voila instance>:<kernel
+    id>``, so the kernel's shutdown, or its Voila process stopping, revokes exactly its own."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -442,3 +445,55 @@ class KernelToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class Dashboard(Base):
+    """Tiles (saved-query tables, charts, markdown, filters) on a 12-column grid
+    (``/api/dashboards/{id}``), published as a notebook that Voila renders.
+
+    ``tiles`` and ``layout`` are validated by ``schemas.dashboards``; ``version`` is the number
+    of the newest ``DashboardVersion``, as for saved queries. ``published_version`` is the
+    version the published notebook was written from (None: never published).
+    """
+
+    __tablename__ = "dashboards"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    owner_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tiles: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    layout: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    refresh_seconds: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DashboardVersion(Base):
+    """One save of a dashboard: its whole editable state, never changed afterwards."""
+
+    __tablename__ = "dashboard_versions"
+    __table_args__ = (UniqueConstraint("dashboard_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    dashboard_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("dashboards.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tiles: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    layout: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    refresh_seconds: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    author_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

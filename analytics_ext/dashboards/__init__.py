@@ -1,0 +1,1 @@
+"""Published dashboards: the notebook Voila runs, the Voila process, and the viewers' proxy."""
