@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .charts import ChartCalls
+from .dashboards import DashboardCalls, TileData
 from .errors import (
     AnalyticsError,
     AuthenticationFailed,
@@ -52,6 +53,7 @@ __all__ = [
     "QueryRun",
     "RateLimited",
     "ServerUnreachable",
+    "TileData",
     "connect",
 ]
 
@@ -65,7 +67,7 @@ def connect(
     return AnalyticsClient(url, token, timeout)
 
 
-class AnalyticsClient(QueryLibraryCalls, ChartCalls):
+class AnalyticsClient(QueryLibraryCalls, ChartCalls, DashboardCalls):
     """The REST API as Python calls. Thread-safe enough for widgets: each call is one request."""
 
     def __init__(
