@@ -192,6 +192,7 @@ class AnalyticsExtension(
             datasource_settings=self.datasource_settings(secrets_dir, self.demo_data_dir, url),
             query_engine=QueryEngine(**self.engine_options()),
             kernel_token_lifetime=timedelta(seconds=self.kernel_token_lifetime),
+            dashboards_dir=Path(self.dashboards_dir),
         )
         self.kernel_credentials = KernelCredentials(
             self.serverapp.kernel_manager, self.services, self.serverapp.connection_url

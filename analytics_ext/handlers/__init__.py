@@ -12,6 +12,7 @@ from . import (
     auth,
     chart_export,
     charts,
+    dashboards,
     datasources,
     favorites,
     query,
@@ -46,8 +47,10 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *chart_export.ROUTES,
     *share_routes("query", res.QUERY, ("query", "query_template")),
     *share_routes("chart", res.CHART, ("chart", "chart_template")),
+    *dashboards.ROUTES,
+    *share_routes("dashboards", res.DASHBOARDS, ("dashboard",)),
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
-    (r"/api/(?:admin|analytics|auth|chart|datasources|query|user)/.*", NotFoundHandler),
+    (r"/api/(?:admin|analytics|auth|chart|dashboards|datasources|query|user)/.*", NotFoundHandler),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {

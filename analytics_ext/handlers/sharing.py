@@ -29,8 +29,10 @@ OBJECT_PATHS: dict[str, str] = {
     "query_template": "api/query/templates/{id}",
     "chart": "api/chart/{id}",
     "chart_template": "api/chart/templates/{id}",
+    "dashboard": "analytics/dashboards/{id}",
 }
-"""Where a share link of each kind points: the object's own REST resource."""
+"""Where a share link of each kind points: the object's own REST resource, except a
+dashboard's, which opens its viewer page (``dashboards.urls.VIEWER_PREFIX``)."""
 
 
 def share_link_url(public_url: str, grant: GrantOut) -> str | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ..auth.passwords import PasswordHasher
@@ -36,6 +37,8 @@ from .chart_export import ChartExportService
 from .chart_templates import ChartTemplateService
 from .charts import ChartService
 from .credentials import CredentialCipher
+from .dashboard_versions import DashboardVersions
+from .dashboards import DashboardService
 from .datasources import DatasourceService, DatasourceSettings
 from .demo_datasource import DemoDatasourceService
 from .favorites import FavoriteService
@@ -106,6 +109,8 @@ class Services:
     charts: ChartService
     chart_templates: ChartTemplateService
     chart_export: ChartExportService
+    dashboards: DashboardService
+    dashboard_versions: DashboardVersions
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -126,6 +131,7 @@ class Services:
         query_engine: QueryEngine | None = None,
         deleted_user_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
         kernel_token_lifetime: timedelta = timedelta(days=30),
+        dashboards_dir: Path | None = None,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
@@ -215,6 +221,15 @@ class Services:
             charts=charts,
             chart_templates=ChartTemplateService(db, activity, sharing, chart_data, charts),
             chart_export=ChartExportService(chart_data, ChartRenderer(concurrency=2)),
+            dashboards=DashboardService(
+                db,
+                activity,
+                sharing,
+                favorites,
+                public_url=recovery_settings.public_url,
+                dashboards_dir=dashboards_dir,
+            ),
+            dashboard_versions=DashboardVersions(db, sharing),
             executor=executor,
         )
 

@@ -9,7 +9,9 @@ them. Either way the grants *held by* the deleted account go.
 Each kind of owned object registers here (``OWNED_KINDS``); later kinds (dashboards) add one
 line and are handled by the same transaction as the deletion. The order matters under
 ``delete``: charts go before the saved queries they draw from (whose deletion would cascade to
-them and leave their grants behind).
+them and leave their grants behind). A deleted dashboard's versions go with it (ON DELETE
+CASCADE); its published notebook, if any, is left for the publish service to prune (this module
+runs inside the store transaction and touches no files).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..store.models import (
     Chart,
     ChartTemplate,
+    Dashboard,
     Datasource,
     Favorite,
     ObjectGrant,
@@ -43,9 +46,13 @@ class OwnedKind:
 
     model: Any
     object_type: str
+    unique_names: bool = True
+    """Whether ``name`` is unique per owner (renamed on reassignment if the heir has it);
+    False for kinds without one (a dashboard's ``title``)."""
 
 
 OWNED_KINDS: tuple[OwnedKind, ...] = (
+    OwnedKind(Dashboard, "dashboard", unique_names=False),
     OwnedKind(Chart, "chart"),
     OwnedKind(ChartTemplate, "chart_template"),
     OwnedKind(SavedQuery, "query"),
@@ -86,11 +93,16 @@ def settle_owned_objects(
             for row in owned:
                 tx.delete(row)
             continue
-        taken = set(tx.scalars(select(kind.model.name).where(kind.model.owner_id == heir_id)))
+        taken = (
+            set(tx.scalars(select(kind.model.name).where(kind.model.owner_id == heir_id)))
+            if kind.unique_names
+            else set()
+        )
         for row in owned:
-            if row.name in taken:
-                row.name = _free_name(row.name, departed_username, taken)
-            taken.add(row.name)
+            if kind.unique_names:
+                if row.name in taken:
+                    row.name = _free_name(row.name, departed_username, taken)
+                taken.add(row.name)
             row.owner_id = heir_id
             # The heir owns it now: a grant it held on the object is redundant.
             tx.execute(
