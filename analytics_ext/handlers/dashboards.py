@@ -132,6 +132,25 @@ class DashboardVersionRestoreHandler(AnalyticsHandler):
         self.write_json(restored)
 
 
+class DashboardPublishHandler(AnalyticsHandler):
+    auth_resource = res.DASHBOARDS
+    accepts_share_links = True
+
+    @web.authenticated
+    @authorized
+    async def post(self, dashboard_id: str) -> None:
+        publish = self.services.dashboard_publish
+        self.write_json(await self.run(publish.publish, self.user_id, dashboard_id, self.origin))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, dashboard_id: str) -> None:
+        publish = self.services.dashboard_publish
+        await self.run(publish.unpublish, self.user_id, dashboard_id, self.origin)
+        self.set_status(204)
+        self.finish()
+
+
 _ITEM = rf"/api/dashboards/(?P<dashboard_id>{ID})"
 _VERSION = rf"{_ITEM}/versions/(?P<version>{VERSION})"
 
@@ -141,4 +160,5 @@ ROUTES = [
     (rf"{_ITEM}/versions", DashboardVersionsHandler),
     (_VERSION, DashboardVersionHandler),
     (rf"{_VERSION}/restore", DashboardVersionRestoreHandler),
+    (rf"{_ITEM}/publish", DashboardPublishHandler),
 ]
