@@ -225,8 +225,13 @@ class DashboardCalls:
         script or CDN needed to read it; ``pdf``: printed by headless Chromium), each tile
         as its viewers see it with the filters' defaults. With ``path`` the file streams
         there and its path is returned; without it, the bytes."""
-        body = {"dashboard_id": dashboard_id, "format": format}
-        return self.transport.download("api/dashboards/export", body, path)
+        return self.transport.download(
+            f"api/dashboards/{dashboard_id}/export",
+            None,
+            path,
+            method="GET",
+            params={"format": format},
+        )
 
     # -- sharing -------------------------------------------------------------------------------
 

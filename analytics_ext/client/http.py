@@ -86,12 +86,19 @@ class Transport:
         return response.json() if response.content else None
 
     def download(
-        self, path: str, body: Any, target: str | os.PathLike[str] | None = None
+        self,
+        path: str,
+        body: Any,
+        target: str | os.PathLike[str] | None = None,
+        *,
+        method: str = "POST",
+        params: Mapping[str, Any] | None = None,
     ) -> bytes | Path:
-        """POST ``body`` and take the file the server streams back: its bytes, or (``target``
-        given) written to that file chunk by chunk through a ``.part`` file, never held whole
-        in memory; a download cut midway leaves no partial file behind."""
-        response = self.request("POST", path, json=body, stream=True)
+        """POST ``body`` (or send ``method`` with ``params``, e.g. a GET export) and take the
+        file the server streams back: its bytes, or (``target`` given) written to that file
+        chunk by chunk through a ``.part`` file, never held whole in memory; a download cut
+        midway leaves no partial file behind."""
+        response = self.request(method, path, json=body, params=params, stream=True)
         try:
             if target is None:
                 return response.content
