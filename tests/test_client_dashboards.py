@@ -118,6 +118,12 @@ def test_dashboard_lifecycle_and_readable_errors(owner, objects: dict[str, str])
     with pytest.raises(analytics.Conflict):
         owner.update_dashboard(created["id"], title="stale", base_version=created["version"])
 
+    versions = owner.dashboard_versions(created["id"])
+    assert [v["version"] for v in versions] == [changed["version"], created["version"]]
+    assert owner.dashboard_version(created["id"], created["version"])["title"] == title
+    restored = owner.restore_dashboard(created["id"], created["version"])
+    assert (restored["title"], restored["version"]) == (title, changed["version"] + 1)
+
     overlapping = board(objects)
     overlapping["layout"][1]["x"] = 4
     with pytest.raises(analytics.InvalidRequest, match=r"layout\.1: 'chart' overlaps 'table'"):
@@ -199,6 +205,9 @@ def test_publishing_writes_the_viewers_notebook(
     (cell,) = notebook.cells
     assert f'show("{dashboard["id"]}")' in cell.source
     assert "analytics_ext.dashboards.view" in cell.source
+    owner.unpublish_dashboard(dashboard["id"])
+    assert owner.dashboard(dashboard["id"])["viewer_url"] is None
+    assert not (folder / published["notebook"]).exists()
 
 
 def test_exports_are_self_contained_files(owner, objects: dict[str, str], tmp_path: Path):

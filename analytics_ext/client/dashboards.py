@@ -183,6 +183,28 @@ class DashboardCalls:
         open it (``version``, ``notebook``, ``published_at`` too)."""
         return self.transport.json("POST", f"api/dashboards/{dashboard_id}/publish")
 
+    def unpublish_dashboard(self, dashboard_id: str) -> None:
+        """Take the dashboard away from its viewers (its viewer URL stops working; the
+        dashboard itself stays, and can be published again)."""
+        self.transport.request("DELETE", f"api/dashboards/{dashboard_id}/publish")
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def dashboard_versions(self, dashboard_id: str) -> list[dict[str, Any]]:
+        """Every saved version, newest first: ``version``, ``title``, who saved it and which
+        fields it ``changed``."""
+        path = f"api/dashboards/{dashboard_id}/versions"
+        return list(self.transport.pages(path, {"limit": 200}))
+
+    def dashboard_version(self, dashboard_id: str, version: int) -> dict[str, Any]:
+        """One saved version whole (tiles and layout as they were)."""
+        return self.transport.json("GET", f"api/dashboards/{dashboard_id}/versions/{version}")
+
+    def restore_dashboard(self, dashboard_id: str, version: int) -> dict[str, Any]:
+        """Make an old version current again (as a new version; nothing is lost)."""
+        path = f"api/dashboards/{dashboard_id}/versions/{version}/restore"
+        return self.transport.json("POST", path)
+
     # -- tile data -----------------------------------------------------------------------------
 
     def tile_data_json(
