@@ -80,6 +80,8 @@ class ChartData:
     without a y field is column ``count``)."""
     truncated: bool
     """The chart's rows hit ``MAX_CHART_ROWS`` (a histogram: its input hit its cap)."""
+    cached: bool = False
+    """The rows came from the engine's result cache (no query ran on the datasource)."""
 
 
 # -- reading request bodies ---------------------------------------------------------------------
@@ -155,8 +157,17 @@ class ChartDataService:
 
     # -- for viewers ------------------------------------------------------------------------
 
-    def data(self, actor_id: str, chart_id: str, *, bypass_cache: bool = False) -> ChartData:
-        """The saved chart's rows and look, for anyone who may view the chart."""
+    def data(
+        self,
+        actor_id: str,
+        chart_id: str,
+        *,
+        bypass_cache: bool = False,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> ChartData:
+        """The saved chart's rows and look, for anyone who may view the chart. ``parameters``
+        override the chart's stored values one by one (a dashboard tile's fixed values and
+        its filters); they go through the query's typed parameters like any other value."""
         with self._db.transaction() as tx:
             access = self._sharing.require(tx, actor_id, CHART, chart_id, "view")
             chart: Chart = access.obj
@@ -166,10 +177,11 @@ class ChartDataService:
             stored = Customization.model_validate(chart.customization or {})
             out = self.chart_out(actor_id, chart, access.level, stored)
             spec = ChartSpec.model_validate(chart.spec)
-            values = dict(chart.parameters or {})
+            values = {**(chart.parameters or {}), **(parameters or {})}
         bindings = query_bindings(query, values)
-        table, columns, truncated = self._draw(actor_id, query, bindings, spec, bypass_cache)
-        return ChartData(out, spec, out.effective_customization, table, columns, truncated)
+        drawn = self._draw(actor_id, query, bindings, spec, bypass_cache)
+        table, columns, truncated, cached = drawn
+        return ChartData(out, spec, out.effective_customization, table, columns, truncated, cached)
 
     def data_for(
         self,
@@ -183,9 +195,9 @@ class ChartDataService:
         query = self.viewable_query(actor_id, query_id)
         bindings = query_bindings(query, parameters)
         self.check(actor_id, query, bindings, spec)
-        table, columns, truncated = self._draw(actor_id, query, bindings, spec, False)
+        table, columns, truncated, cached = self._draw(actor_id, query, bindings, spec, False)
         look = self.resolve(actor_id, customization or Customization())
-        return ChartData(None, spec, look, table, columns, truncated)
+        return ChartData(None, spec, look, table, columns, truncated, cached)
 
     def data_json(self, actor_id: str, chart_id: str) -> ChartDataOut:
         """``GET /api/chart/{id}/data``: the rows as JSON objects."""
@@ -270,7 +282,8 @@ class ChartDataService:
         bindings: Mapping[str, Any],
         spec: ChartSpec,
         bypass_cache: bool,
-    ) -> tuple[pa.Table, dict[str, str], bool]:
+    ) -> tuple[pa.Table, dict[str, str], bool, bool]:
+        """The rows drawn, channel → column, whether they were cut, whether they were cached."""
         source = self._source(actor_id, query)
         cap = HISTOGRAM_MAX_VALUES if spec.type == "histogram" else MAX_CHART_ROWS
         statement = chart_query(query.sql, spec, source.dialect, cap)
@@ -282,7 +295,7 @@ class ChartDataService:
         table = table.slice(0, cap) if truncated else table
         if statement.histogram:
             table = histogram_table(table, spec, statement.columns)
-        return plain_numbers(table), statement.columns, truncated
+        return plain_numbers(table), statement.columns, truncated, run.cached
 
     def _source(self, actor_id: str, query: SavedQuery) -> SourceSpec:
         """The query's datasource as the caller may use it, else as its owner may: the same
