@@ -23,6 +23,7 @@ from .auth.kernel_env import KernelCredentials
 from .auth.passwords import PasswordHasher
 from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
+from .dashboards.voila_process import VOILA_SETTING, VoilaSupervisor
 from .engine.runs import QueryEngine
 from .handlers import ROUTES
 from .handlers.base import ALLOW_SIGNUP_SETTING, MAX_BODY_SETTING, MULTI_USER_SETTING
@@ -193,11 +194,25 @@ class AnalyticsExtension(
             query_engine=QueryEngine(**self.engine_options()),
             kernel_token_lifetime=timedelta(seconds=self.kernel_token_lifetime),
             dashboards_dir=Path(self.dashboards_dir),
+            chromium_path=self.chromium_path or None,
         )
         self.kernel_credentials = KernelCredentials(
             self.serverapp.kernel_manager, self.services, self.serverapp.connection_url
         )
         self.kernel_credentials.install()
+        self.voila_supervisor: VoilaSupervisor | None = None
+        if self.dashboard_viewers:
+            self.voila_supervisor = VoilaSupervisor(
+                dashboards_dir=Path(self.dashboards_dir),
+                base_url=self.serverapp.base_url,
+                server_url=self.serverapp.connection_url,
+                db_url=self.db_url,
+                preheat=self.dashboard_preheat,
+                pool_size=self.dashboard_pool_size,
+                kernel_lifetime=timedelta(seconds=self.dashboard_kernel_lifetime),
+                port=self.voila_port,
+                log=self.log,
+            )
         if self.demo_datasource:
             self._register_demo_datasource()
         self.settings[SETTINGS_KEY] = self.services
@@ -205,6 +220,7 @@ class AnalyticsExtension(
         self.settings[UNVERIFIED_ACCESS_SETTING] = self.unverified_email_access
         self.settings[ALLOW_SIGNUP_SETTING] = self.allow_signup
         self.settings[MULTI_USER_SETTING] = self.multi_user
+        self.settings[VOILA_SETTING] = self.voila_supervisor
 
     def _register_demo_datasource(self) -> None:
         """The owner's ``demo`` datasource (services/demo_datasource.py), before the server
@@ -220,8 +236,14 @@ class AnalyticsExtension(
 
     async def _start_jupyter_server_extension(self, serverapp: ServerApp) -> None:
         await self.services.start(warm_up_passwords=self.multi_user)
+        if self.voila_supervisor is not None and self.voila_supervisor.has_published():
+            # Otherwise the first viewer starts it: no idle Voila process on every server.
+            self.voila_supervisor.start_in_background()
 
     async def stop_extension(self) -> None:
+        voila = getattr(self, "voila_supervisor", None)
+        if voila is not None:
+            await voila.stop()
         services = getattr(self, "services", None)
         if services is not None:
             await services.run(self.kernel_credentials.revoke_all)

@@ -134,14 +134,15 @@ def _check_drawable(data: ChartData) -> None:
         )
 
 
-def content_disposition(name: str, extension: str) -> str:
+def content_disposition(name: str, extension: str, fallback: str = "chart") -> str:
     """``attachment; filename="<ascii slug>.<ext>"; filename*=UTF-8''<name>.<ext>``: the slug
     has only ``a-z0-9-`` (no quote, slash or control character can reach the header), the
-    RFC 5987 form keeps letters such as ``ä`` for clients that read it."""
+    RFC 5987 form keeps letters such as ``ä`` for clients that read it. ``fallback`` (plain
+    ``a-z``) names the file when ``name`` leaves nothing."""
     ascii_only = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:MAX_STEM_CHARS]
     wide = re.sub(r"[^\w-]+", "-", unicodedata.normalize("NFC", name)).strip("-_")
     wide = wide[:MAX_STEM_CHARS].strip("-_")
-    slug, wide = slug.strip("-") or "chart", wide or "chart"
+    slug, wide = slug.strip("-") or fallback, wide or fallback
     encoded = quote(f"{wide}.{extension}", safe="")
     return f"attachment; filename=\"{slug}.{extension}\"; filename*=UTF-8''{encoded}"
