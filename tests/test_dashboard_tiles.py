@@ -8,6 +8,7 @@ are 422 naming ``filters.<id>``; the result cache is reported and ``refresh`` by
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from analytics_ext.schemas.sharing import GrantCreate
 from analytics_ext.services import Services
 from analytics_ext.services.activity import RequestOrigin
+from analytics_ext.store.models import Dashboard
 from tests.support.api import ApiClient
 from tests.support.datasources import postgres_database
 from tests.support.query_library import make_datasource, save_query
@@ -401,3 +403,27 @@ async def test_a_failing_query_tells_editors_why_and_viewers_only_that_it_failed
     )
     told = await team.alice.request("POST", team.tile("t1"), {}, expect=400)
     assert "division by zero" in told.body["message"]
+
+
+async def test_a_dashboard_without_an_owner_cannot_run_tiles(make_team) -> None:
+    team = await make_team()
+    team.grant("dashboard", team.dashboard_id, team.bob_id, "view")
+    with team.services.db.transaction() as tx:  # as the store's ON DELETE SET NULL leaves it
+        tx.get(Dashboard, team.dashboard_id).owner_id = None
+    refused = await team.bob.request("POST", team.tile("t1"), {}, expect=409)
+    assert refused.body["message"].startswith("this dashboard has no owner")
+
+
+async def test_viewers_queue_for_the_owners_run_slots_instead_of_failing(make_team) -> None:
+    team = await make_team()
+    team.grant("dashboard", team.dashboard_id, team.bob_id, "view")
+    team.services.queries.engine.per_user_limit = 1  # every tile's run is the owner's
+    replies = await asyncio.gather(
+        *(
+            team.bob.request("POST", team.tile(tile), {"filters": {"f1": value}})
+            for tile, value in [("t1", 0), ("t1", 5), ("t2", 0), ("c1", 0), ("c1", 7)]
+        )
+    )
+    assert [reply.status for reply in replies] == [200] * 5
+    assert amounts(replies[1].body) == [5, 7, 10, 20, 30]
+    assert sums(replies[4].body) == {"north": 60, "south": 7}
