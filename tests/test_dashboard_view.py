@@ -173,8 +173,9 @@ def test_show_places_every_tile_and_draws_it(owner, board: dict[str, Any]) -> No
         assert set(view.grid.children) == set(view.tiles.values())
         for item in LAYOUT:
             card = view.tiles[item["tile"]]
-            assert card.layout.grid_row == f"{item['y'] + 1} / span {item['h']}"
-            assert card.layout.grid_column == f"{item['x'] + 1} / span {item['w']}"
+            area = f"{item['y'] + 1} / {item['x'] + 1} / span {item['h']} / span {item['w']}"
+            assert card.layout.grid_area == area
+            assert (card.layout.grid_row, card.layout.grid_column) == (None, None)
         table, chart = view.tiles["table"], view.tiles["chart"]
         assert isinstance(table, QueryTableTile)
         assert isinstance(chart, ChartTile)
@@ -396,4 +397,93 @@ def test_a_dashboard_kernel_needs_only_its_environment_and_opens_nothing_else(
     finally:
         view.close()
     assert owner.dashboard(board["id"])["title"] == TITLE
+    assert no_threads_left(view)
+
+
+TYPED_SQL = """
+SELECT g AS n, 'row ' || g AS label, DATE '2024-01-01' + g AS day
+FROM generate_series(1, 60) AS g
+WHERE 'row ' || g <> :word AND g >= :least AND DATE '2024-01-01' + g >= :since
+  AND DATE '2024-01-01' + g BETWEEN :period_start AND :period_end
+  AND CAST(:pick AS TEXT) IN ('odd', 'all') AND (CAST(:pick AS TEXT) = 'all' OR g % 2 = 1)
+ORDER BY g
+"""
+TYPED_PARAMETERS = [
+    {"name": "word", "type": "text", "default": "row 2"},
+    {"name": "least", "type": "number", "default": 0, "minimum": 0, "maximum": 1000},
+    {"name": "since", "type": "date", "default": "2024-01-01"},
+    {"name": "period", "type": "date_range",
+     "default": {"start": "2024-01-01", "end": "2024-12-31"}},
+    {"name": "pick", "type": "enum", "options": ["all", "odd"], "default": "all"},
+]  # fmt: skip
+
+
+def test_each_parameter_type_gets_its_control_and_the_table_pages(
+    counting: CountingClient, datasource: str
+) -> None:
+    query = counting.save_query(unique("typed"), TYPED_SQL, datasource, parameters=TYPED_PARAMETERS)
+    tiles: list[dict[str, Any]] = [{"id": "rows", "type": "query", "query_id": query["id"]}]
+    layout = [{"tile": "rows", "x": 0, "y": 0, "w": 12, "h": 4}]
+    for index, parameter in enumerate(TYPED_PARAMETERS):
+        tiles.append(
+            {"id": f"f_{parameter['name']}", "type": "filter", "title": parameter["name"],
+             "parameter": parameter,
+             "targets": [{"tile": "rows", "parameter": parameter["name"]}]}
+        )  # fmt: skip
+        layout.append({"tile": f"f_{parameter['name']}", "x": index * 2, "y": 4, "w": 2, "h": 1})
+    dashboard = counting.create_dashboard(unique("typed"), tiles, layout)
+    view = show(dashboard["id"], counting).wait(60)
+    try:
+        controls = {name[2:]: tile.control for name, tile in view.filters.items()}
+        assert isinstance(controls["word"], widgets.Text)
+        assert controls["word"].value == "row 2"
+        assert isinstance(controls["least"], widgets.BoundedFloatText)
+        assert (controls["least"].min, controls["least"].max) == (0, 1000)
+        assert isinstance(controls["since"], widgets.DatePicker)
+        assert controls["since"].value.isoformat() == "2024-01-01"
+        start, end = controls["period"].children
+        assert (start.value.isoformat(), end.value.isoformat()) == ("2024-01-01", "2024-12-31")
+        assert isinstance(controls["pick"], widgets.Dropdown)
+        assert controls["pick"].value == "all"
+
+        rows = view.tiles["rows"]
+        assert isinstance(rows, QueryTableTile)
+        assert rows.total_rows == 59  # 'row 2' left out by the text filter's default
+        assert 5 <= rows.page_size < 59
+        assert rows._position.value == f"Rows 1 to {rows.page_size} of 59"
+        rows._next.click()
+        assert rows.offset == rows.page_size
+        assert f'<td class="r n">{rows.page_size + 1}</td>' in rows.table.value
+        rows.go(10_000)  # past the end: the last page
+        assert rows._next.disabled
+        assert rows._position.value.endswith("to 59 of 59")
+        counting.take()
+
+        view.set_filter("f_period", {"start": "2024-01-10", "end": "2024-01-20"})
+        view.set_filter("f_pick", "odd")
+        view.set_filter("f_least", 12.5)
+        view.wait(60)
+        calls = counting.take()
+        assert len(calls) == 3
+        assert all(tile == "rows" for tile, _, _ in calls)
+        last = max(calls, key=lambda call: len(call[1]))[1]
+        assert last == {
+            "f_period": {"start": "2024-01-10", "end": "2024-01-20"},
+            "f_pick": "odd",
+            "f_least": 12.5,
+        }
+        assert table_values(rows, "n") == [13, 15, 17, 19]
+        assert str(rows.data.table.schema.field("day").type) == "date32[day]"
+
+        controls["word"].value = "row 13"  # typed by a viewer (applies on Enter)
+        view.wait(60)
+        assert table_values(rows, "n") == [15, 17, 19]
+        with pytest.raises(ValueError, match="ISO date"):
+            view.set_filter("f_since", "next tuesday")
+        with pytest.raises(ValueError, match="one of"):
+            view.set_filter("f_pick", "even")
+        with pytest.raises(ValueError, match="start"):
+            view.set_filter("f_period", "2024-01-01")
+    finally:
+        view.close()
     assert no_threads_left(view)

@@ -40,6 +40,12 @@ GRID_GAP = 8
 TITLE_HEIGHT = 28
 STATUS_HEIGHT = 22
 TABLE_ROW_HEIGHT = 22
+COMPACT_STYLE = (
+    "<style>.ae-tile-grid{table-layout:auto;min-width:100%}.ae-tile-grid td,.ae-tile-grid th"
+    f"{{padding:1px 6px!important;line-height:{TABLE_ROW_HEIGHT - 4}px!important}}</style>"
+)
+"""Rows of a fixed height inside a tile (JupyterLab's rendered-HTML table padding would make
+them half again as tall), so the page size fits the tile."""
 MUTED = "var(--jp-ui-font-color2,#666)"
 ERROR = "var(--jp-error-color1,#c00)"
 
@@ -146,7 +152,7 @@ class QueryTableTile(DataTile):
 
     def __init__(self, tile: Mapping[str, Any], rows: int) -> None:
         super().__init__(tile, rows)
-        room = tile_height(rows) - TITLE_HEIGHT - STATUS_HEIGHT - 2 * TABLE_ROW_HEIGHT - 34
+        room = tile_height(rows) - TITLE_HEIGHT - STATUS_HEIGHT - TABLE_ROW_HEIGHT - 48
         self.page_size = max(5, min(100, room // TABLE_ROW_HEIGHT))
         self.offset = 0
         self.table = widgets.HTML("")
@@ -160,9 +166,13 @@ class QueryTableTile(DataTile):
         self._previous.on_click(lambda _: self.go(self.offset - self.page_size))
         self._next.on_click(lambda _: self.go(self.offset + self.page_size))
         self.pager = widgets.HBox(
-            [self._previous, self._position, self._next], layout={"align_items": "center"}
+            [self._previous, self._position, self._next],
+            layout={"align_items": "center", "flex": "0 0 auto"},
         )
-        self._content = widgets.VBox([self.pager, self.table], layout={"min_width": "0"})
+        self.table.layout.flex = "0 0 auto"
+        self._content = widgets.VBox(
+            [self.pager, self.table], layout={"min_width": "0", "flex": "0 0 auto"}
+        )
 
     @property
     def total_rows(self) -> int:
@@ -205,8 +215,8 @@ def render_table(columns: list[dict[str, str]], rows: list[list[Any]], offset: i
     """One page as an HTML table in ``ResultGrid``'s look: every name, type and value escaped."""
     parts = [
         STYLE,
-        '<table class="ae-grid" style="table-layout:auto;min-width:100%"><thead><tr>'
-        '<th class="r">#</th>',
+        COMPACT_STYLE,
+        '<table class="ae-grid ae-tile-grid"><thead><tr><th class="r">#</th>',
         *(
             f'<th title="{html.escape(c["type"])}"><b>{html.escape(c["name"])}</b></th>'
             for c in columns
@@ -327,7 +337,9 @@ class FilterTile(TileCard):
         self.touched = False
         self._on_change = on_change
         self._quiet = False
-        self.control = filter_control(self.parameter)
+        label = self.parameter.get("label") or self.parameter["name"]
+        same = label.strip().casefold() == (tile.get("title") or "").strip().casefold()
+        self.control = filter_control(self.parameter, label="" if same else label)
         for part in self._parts():
             part.observe(self._changed, "value")
         self.body.children = (self.control,)
@@ -372,11 +384,13 @@ _WIDE = {"description_width": "initial"}
 _BIG_INT = 2**53 - 1
 
 
-def filter_control(parameter: Mapping[str, Any]) -> widgets.Widget:
+def filter_control(parameter: Mapping[str, Any], label: str | None = None) -> widgets.Widget:
     """The control of one parameter type, holding its default (text edits and numbers apply
-    on Enter or when the field loses focus, not at every keystroke)."""
+    on Enter or when the field loses focus, not at every keystroke). ``label`` defaults to
+    the parameter's label or name ("" when the tile's title already says it)."""
     kind = parameter["type"]
-    label = parameter.get("label") or parameter["name"]
+    if label is None:
+        label = parameter.get("label") or parameter["name"]
     default = parameter.get("default")
     common: dict[str, Any] = {"description": label, "style": _WIDE}
     if kind == "text":

@@ -101,8 +101,7 @@ class DashboardView(widgets.VBox):
                 place = {"tile": tile["id"], "x": 0, "y": bottom, "w": GRID_COLUMNS, "h": 3}
                 bottom += 3
             card = self._card(tile, place["h"])
-            card.layout.grid_row = f"{place['y'] + 1} / span {place['h']}"
-            card.layout.grid_column = f"{place['x'] + 1} / span {place['w']}"
+            card.layout.grid_area = grid_area(place)
             card.place = dict(place)  # type: ignore[attr-defined]
             self.tiles[tile["id"]] = card
         ordered = sorted(
@@ -254,6 +253,16 @@ class DashboardView(widgets.VBox):
         while not self._stop.wait(self.refresh_seconds):
             idle = [t for t in self.data_tiles if self._background.running(f"tile:{t}") is None]
             self.reload(idle, refresh=True)
+
+
+def grid_area(place: Mapping[str, int]) -> str:
+    """A layout item as CSS ``grid-area`` (row start / column start / row span / column span).
+
+    One property, not ``grid_row`` and ``grid_column``: ipywidgets' LayoutView applies its traits
+    in order and removes the unset ``grid-area`` shorthand last, which wipes a ``grid-column``
+    set just before it (seen in JupyterLab 4.6 with ipywidgets 8.1: every tile fell into one
+    cell of the first row)."""
+    return f"{place['y'] + 1} / {place['x'] + 1} / span {place['h']} / span {place['w']}"
 
 
 def _header_html(dashboard: Mapping[str, Any]) -> str:
