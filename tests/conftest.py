@@ -84,6 +84,10 @@ def jp_server_config(db_url: str, tmp_path: Path, multi_user: bool) -> Config:
                 "secrets_dir": str(tmp_path / "secrets"),
                 "outbox_dir": str(tmp_path / "outbox"),
                 "multi_user": multi_user,
+                # A test server never starts a Voila process by accident (tests that want one
+                # turn this on), and never publishes into the real data dir.
+                "dashboard_viewers": False,
+                "dashboards_dir": str(tmp_path / "dashboards"),
             },
         }
     )
