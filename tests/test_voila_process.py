@@ -35,6 +35,7 @@ from analytics_ext.dashboards.voila_process import VOILA_SETTING, VoilaSuperviso
 from analytics_ext.errors import Unauthenticated
 from analytics_ext.services.activity import ActivityLog
 from analytics_ext.services.dashboard_publish import build_notebook
+from analytics_ext.services.dashboards import DASHBOARD, LEVELS
 from analytics_ext.services.sharing import SharedKind, SharingService
 from analytics_ext.store import Database, upgrade_schema
 from analytics_ext.store.models import Dashboard, ObjectGrant
@@ -62,7 +63,7 @@ def store(sqlite_url: str) -> Iterator[Database]:
 @pytest.fixture
 def sharing(store: Database) -> SharingService:
     service = SharingService(store, ActivityLog())
-    service.register(SharedKind("dashboard", Dashboard, ("view", "edit", "manage"), linkable=True))
+    service.register(SharedKind(DASHBOARD, Dashboard, LEVELS, linkable=True))
     return service
 
 

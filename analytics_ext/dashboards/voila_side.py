@@ -51,6 +51,7 @@ from voila.utils import ENV_VARIABLE
 from ..auth.kernel_env import ENV_TOKEN, ENV_URL
 from ..errors import NotFound
 from ..services.activity import ActivityLog
+from ..services.dashboards import DASHBOARD, LEVELS
 from ..services.sharing import SharedKind, SharingService
 from ..store import Database
 from ..store.models import Dashboard
@@ -70,8 +71,6 @@ ENV_NOTEBOOK = "ANALYTICS_EXT_DASHBOARD_NOTEBOOK"
 SECRET_ENV = (viewer_pass.VOILA_KEY_ENV, ENV_DB_URL)
 """Read once, then removed from this process's environment (kernels inherit it)."""
 
-DASHBOARD_KIND = "dashboard"
-DASHBOARD_LEVELS = ("view", "edit", "manage")
 NOTEBOOK_NAME = re.compile(r"(?P<dashboard_id>[A-Za-z0-9_-]{22})\.ipynb")
 """A published dashboard's notebook: ``<dashboard id>.ipynb`` (ids are 22 url-safe chars)."""
 
@@ -257,9 +256,8 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         self._settings = process_settings()
         self._sharing = SharingService(Database(self._settings.db_url), ActivityLog())
-        self._sharing.register(
-            SharedKind(DASHBOARD_KIND, Dashboard, DASHBOARD_LEVELS, linkable=True)
-        )
+        # The one kind it issues tokens for, as DashboardService registers it on the server.
+        self._sharing.register(SharedKind(DASHBOARD, Dashboard, LEVELS, linkable=True))
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="analytics-voila")
         self._started_at: dict[str, float] = {}
         self._tokens: set[str] = set()
@@ -303,7 +301,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
             try:
                 env[ENV_TOKEN] = await self._blocking(
                     self._sharing.issue_kernel_link,
-                    DASHBOARD_KIND,
+                    DASHBOARD,
                     dashboard_id,
                     issuer,
                     self._settings.kernel_lifetime,
