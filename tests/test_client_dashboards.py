@@ -188,28 +188,6 @@ def test_tile_data_keeps_the_servers_types_and_honours_filters_and_refresh(
     assert first.num_rows == 2
 
 
-def test_publishing_writes_the_viewers_notebook(
-    owner, objects: dict[str, str], live_server: LiveServer
-) -> None:
-    dashboard = owner.create_dashboard(unique("published"), **board(objects))
-    published = owner.publish_dashboard(dashboard["id"])
-    assert published["dashboard_id"] == dashboard["id"]
-    assert published["version"] == dashboard["version"]
-    assert published["notebook"] == f"{dashboard['id']}.ipynb"
-    assert published["viewer_url"].endswith(f"analytics/dashboards/{dashboard['id']}")
-    seen = owner.dashboard(dashboard["id"])
-    assert seen["published_version"] == dashboard["version"]
-    assert seen["viewer_url"] == published["viewer_url"]
-    folder = live_server.root.parent / "data" / "analytics_ext" / "dashboards"
-    notebook = nbformat.read(folder / published["notebook"], as_version=4)
-    (cell,) = notebook.cells
-    assert f'show("{dashboard["id"]}")' in cell.source
-    assert "analytics_ext.dashboards.view" in cell.source
-    owner.unpublish_dashboard(dashboard["id"])
-    assert owner.dashboard(dashboard["id"])["viewer_url"] is None
-    assert not (folder / published["notebook"]).exists()
-
-
 def test_exports_are_self_contained_files(owner, objects: dict[str, str], tmp_path: Path):
     title = unique("Exported <i>board</i>")
     dashboard = owner.create_dashboard(title, **board(objects))
@@ -286,12 +264,8 @@ def test_a_viewer_sees_the_tiles_through_the_dashboard_only(
         analytics.connect(server.url, tokens["chief"]) as chief,
         analytics.connect(server.url, tokens["viewer"]) as viewer,
     ):
-        datasource = chief.transport.json(
-            "POST", "api/datasources", json={"name": unique("team"), "url": sales_url}
-        )["id"]
-        query = chief.save_query(unique("q"), SQL, datasource, parameters=[LEAST])["id"]
-        chart = chief.create_chart(unique("c"), query, BY_REGION)["id"]
-        objects = {"datasource": datasource, "query": query, "chart": chart}
+        objects = team_objects(chief, sales_url)
+        query, chart = objects["query"], objects["chart"]
         dashboard = chief.create_dashboard(unique("team board"), **board(objects))
         with pytest.raises(analytics.NotFound):
             viewer.dashboard(dashboard["id"])
@@ -321,3 +295,36 @@ def test_a_viewer_sees_the_tiles_through_the_dashboard_only(
             chief.revoke_dashboard_grant(grant["id"])
         with pytest.raises(analytics.NotFound):
             viewer.dashboard(dashboard["id"])
+
+
+def test_publishing_writes_the_viewers_notebook(team: dict[str, Any], sales_url: str) -> None:
+    server: LiveServer = team["server"]  # a server without a Voila process (viewers off)
+    with analytics.connect(server.url, team["tokens"]["chief"]) as chief:
+        objects = team_objects(chief, sales_url)
+        dashboard = chief.create_dashboard(unique("published"), **board(objects))
+        published = chief.publish_dashboard(dashboard["id"])
+        assert published["dashboard_id"] == dashboard["id"]
+        assert published["version"] == dashboard["version"]
+        assert published["notebook"] == f"{dashboard['id']}.ipynb"
+        assert published["viewer_url"].endswith(f"analytics/dashboards/{dashboard['id']}")
+        seen = chief.dashboard(dashboard["id"])
+        assert seen["published_version"] == dashboard["version"]
+        assert seen["viewer_url"] == published["viewer_url"]
+        folder = server.root.parent / "data" / "analytics_ext" / "dashboards"
+        notebook = nbformat.read(folder / published["notebook"], as_version=4)
+        (cell,) = notebook.cells
+        assert f'show("{dashboard["id"]}")' in cell.source
+        assert "analytics_ext.dashboards.view" in cell.source
+        chief.unpublish_dashboard(dashboard["id"])
+        assert chief.dashboard(dashboard["id"])["viewer_url"] is None
+        assert not (folder / published["notebook"]).exists()
+
+
+def team_objects(chief: analytics.AnalyticsClient, sales_url: str) -> dict[str, str]:
+    """A datasource, a saved query and a chart owned by the team server's admin."""
+    datasource = chief.transport.json(
+        "POST", "api/datasources", json={"name": unique("team"), "url": sales_url}
+    )["id"]
+    query = chief.save_query(unique("q"), SQL, datasource, parameters=[LEAST])["id"]
+    chart = chief.create_chart(unique("c"), query, BY_REGION)["id"]
+    return {"datasource": datasource, "query": query, "chart": chart}
