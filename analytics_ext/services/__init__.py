@@ -37,6 +37,9 @@ from .chart_export import ChartExportService
 from .chart_templates import ChartTemplateService
 from .charts import ChartService
 from .credentials import CredentialCipher
+from .dashboard_export import DashboardExportService
+from .dashboard_publish import DashboardPublishService
+from .dashboard_tiles import DashboardTileService
 from .dashboard_versions import DashboardVersions
 from .dashboards import DashboardService
 from .datasources import DatasourceService, DatasourceSettings
@@ -111,6 +114,9 @@ class Services:
     chart_export: ChartExportService
     dashboards: DashboardService
     dashboard_versions: DashboardVersions
+    dashboard_publish: DashboardPublishService
+    dashboard_tiles: DashboardTileService
+    dashboard_export: DashboardExportService
     executor: ThreadPoolExecutor = field(repr=False)
     _warm_up: asyncio.Task[object] | None = field(default=None, repr=False)
 
@@ -132,6 +138,7 @@ class Services:
         deleted_user_objects: DeletedUserObjects = DeletedUserObjects.REASSIGN,
         kernel_token_lifetime: timedelta = timedelta(days=30),
         dashboards_dir: Path | None = None,
+        chromium_path: str | None = None,
     ) -> Services:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-ext")
         activity = ActivityLog()
@@ -158,6 +165,16 @@ class Services:
         saved_queries = SavedQueryService(db, activity, sharing, datasources, queries, favorites)
         chart_data = ChartDataService(db, sharing, datasources, queries, settings)
         charts = ChartService(db, activity, sharing, chart_data, favorites)
+        dashboards = DashboardService(
+            db,
+            activity,
+            sharing,
+            favorites,
+            public_url=recovery_settings.public_url,
+            dashboards_dir=dashboards_dir,
+        )
+        renderer = ChartRenderer(concurrency=2)
+        dashboard_tiles = DashboardTileService(db, sharing, saved_queries, chart_data, queries)
         recovery = AccountRecovery(
             db,
             activity,
@@ -220,16 +237,16 @@ class Services:
             chart_data=chart_data,
             charts=charts,
             chart_templates=ChartTemplateService(db, activity, sharing, chart_data, charts),
-            chart_export=ChartExportService(chart_data, ChartRenderer(concurrency=2)),
-            dashboards=DashboardService(
-                db,
-                activity,
-                sharing,
-                favorites,
-                public_url=recovery_settings.public_url,
-                dashboards_dir=dashboards_dir,
-            ),
+            chart_export=ChartExportService(chart_data, renderer),
+            dashboards=dashboards,
             dashboard_versions=DashboardVersions(db, sharing),
+            dashboard_publish=DashboardPublishService(
+                db, activity, sharing, dashboards, dashboards_dir
+            ),
+            dashboard_tiles=dashboard_tiles,
+            dashboard_export=DashboardExportService(
+                dashboard_tiles, renderer, run, chromium_path=chromium_path
+            ),
             executor=executor,
         )
 
