@@ -12,6 +12,7 @@ from . import (
     auth,
     chart_export,
     charts,
+    dashboard_tiles,
     dashboards,
     datasources,
     favorites,
@@ -48,6 +49,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *share_routes("query", res.QUERY, ("query", "query_template")),
     *share_routes("chart", res.CHART, ("chart", "chart_template")),
     *dashboards.ROUTES,
+    *dashboard_tiles.ROUTES,
     *share_routes("dashboards", res.DASHBOARDS, ("dashboard",)),
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
     (r"/api/(?:admin|analytics|auth|chart|dashboards|datasources|query|user)/.*", NotFoundHandler),
