@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import inspect
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from jupyter_server.auth.identity import PasswordIdentityProvider, User
@@ -26,7 +27,8 @@ from ..schemas.users import UserOut
 from ..services import SETTINGS_KEY, Services
 from ..services.api_keys import ApiKeyPrincipal
 from ..services.avatars import color_of, initials_of
-from ..services.sharing import LinkPrincipal, link_actor
+from ..services.sharing import DEFAULT_LINK_LIFETIME, MAX_LINK_LIFETIME, LinkPrincipal, link_actor
+from ..store.types import utcnow
 from .secret_tokens import SecretKind, looks_like_secret
 
 _IDENTITY_FIELDS = tuple(f.name for f in fields(User))
@@ -80,9 +82,16 @@ def share_link_token(handler: web.RequestHandler) -> str | None:
     return token.strip() if token else None
 
 
-async def share_link_user(handler: web.RequestHandler, services: Services) -> AnalyticsUser | None:
-    """The guest a valid share link makes of its bearer, on routes that accept links."""
-    token = share_link_token(handler)
+async def share_link_user(
+    handler: web.RequestHandler,
+    services: Services,
+    token: str | None = None,
+    *,
+    from_cookie: bool = False,
+) -> AnalyticsUser | None:
+    """The guest a valid share link makes of its bearer, on routes that accept links: the link
+    the request presents, or ``token`` (a link session's, ``from_cookie``)."""
+    token = token if token is not None else share_link_token(handler)
     if token is None or not accepts_share_links(handler):
         return None
     try:
@@ -92,7 +101,17 @@ async def share_link_user(handler: web.RequestHandler, services: Services) -> An
         # names no grant, so every object answers 404 — as for an object that never existed,
         # which is what a link that no longer works should look like to whoever holds it.
         link = DEAD_LINK
-    handler._token_authenticated = True  # type: ignore[attr-defined]
+    if from_cookie and link.object_type != LINK_SESSION_KIND:
+        link = DEAD_LINK  # only a dashboard's viewer page starts a link session
+    if not from_cookie:
+        # A header or URL credential, which a browser never sends by itself: no XSRF check.
+        # A link session is a cookie, which it does send: that keeps the check.
+        handler._token_authenticated = True  # type: ignore[attr-defined]
+    return link_guest(link)
+
+
+def link_guest(link: LinkPrincipal) -> AnalyticsUser:
+    """The user a share link's bearer is: its actor id, which views that one object only."""
     return AnalyticsUser(
         username=f"share-link-{link.grant_id[:8] or 'expired'}",
         name="Share link",
@@ -102,6 +121,98 @@ async def share_link_user(handler: web.RequestHandler, services: Services) -> An
         user_id=link.actor_id,
         share_link=link,
     )
+
+
+# -- share-link sessions -------------------------------------------------------------------------
+
+LINK_SESSION_KIND = "dashboard"
+"""What a link session opens: a dashboard's viewer page (``handlers.dashboard_view``) and the
+Voila paths it needs, which are pages a browser loads by itself, without a header to carry a
+link in. Every other kind of link stays a header or URL credential."""
+
+LINK_SESSION_REFUSED = (
+    "this browser holds a share-link session for one dashboard; log in to use the rest of the "
+    "server"
+)
+_LINK_SESSION_MAX_DAYS = MAX_LINK_LIFETIME.days + 1
+
+
+def link_session_cookie_name(handler: web.RequestHandler) -> str:
+    """The cookie of a browser's share-link session: next to the login cookie's name (which
+    names the host and port, so two servers on one host keep theirs apart)."""
+    provider = getattr(handler, "identity_provider", None)
+    cookie_name = getattr(provider, "get_cookie_name", None)
+    base = cookie_name(handler) if callable(cookie_name) else "analytics-ext"
+    return f"{base}-share-link"
+
+
+def set_link_session(handler: web.RequestHandler, token: str, expires_at: datetime | None) -> None:
+    """Remember a dashboard's share link in this browser until the link expires.
+
+    The cookie holds the link's token, signed with the server's cookie secret (tornado secure
+    cookie), HttpOnly and SameSite=Lax, Secure over https, for the server's base_url. It is no
+    new credential: every request re-checks the link itself (``link_session_user``), so
+    revoking or expiring the link ends the session at once.
+    """
+    lifetime = (expires_at - utcnow()) if expires_at is not None else DEFAULT_LINK_LIFETIME
+    provider = getattr(handler, "identity_provider", None)
+    secure = getattr(provider, "secure_cookie", None)
+    if secure is None:
+        secure = handler.request.protocol == "https"
+    handler.set_signed_cookie(
+        link_session_cookie_name(handler),
+        token,
+        expires_days=None,
+        max_age=max(1, int(lifetime.total_seconds())),
+        httponly=True,
+        samesite="Lax",
+        secure=bool(secure),
+        path=handler.settings.get("base_url", "/"),
+    )
+
+
+def link_session_token(handler: web.RequestHandler) -> str | None:
+    """The share link this browser's link-session cookie holds, if it carries a valid one."""
+    raw = handler.get_signed_cookie(
+        link_session_cookie_name(handler), max_age_days=_LINK_SESSION_MAX_DAYS
+    )
+    if not raw:
+        return None
+    token = raw.decode("utf-8", errors="replace")
+    return token if token.startswith(f"{SecretKind.SHARE_LINK.value}_") else None
+
+
+def _public_method(handler: web.RequestHandler) -> bool:
+    method = getattr(handler, (handler.request.method or "").lower(), None)
+    return bool(getattr(method, "__allow_unauthenticated", False))
+
+
+async def link_session_user(
+    handler: web.RequestHandler, services: Services
+) -> AnalyticsUser | None:
+    """The guest of this browser's share-link session, for a request with no other credential
+    (providers ask last, so a logged-in user with a stray link cookie stays themselves).
+
+    On the routes that accept links it is the link's guest; on any other route it is refused
+    with 403, so a dashboard's link never becomes a way into JupyterLab, the REST API or
+    kernels. Public pages (login) stay open, so the browser can still log in.
+    """
+    if handler.request.headers.get("Authorization", "").strip():
+        return None  # a header credential was presented (and failed): never a weaker one
+    token = link_session_token(handler)
+    if token is None:
+        return None
+    if not accepts_share_links(handler):
+        if _public_method(handler):
+            return None
+        # Refused before any handler method runs. The handler's user is set to a guest of no
+        # link (who may view nothing) rather than left unset: our REST base turns a 403 for a
+        # caller without a user into 401 "log in", and this browser should learn why instead.
+        handler.current_user = handler._jupyter_current_user = link_guest(DEAD_LINK)  # type: ignore[attr-defined]
+        error = web.HTTPError(403, LINK_SESSION_REFUSED)
+        error.message = LINK_SESSION_REFUSED  # type: ignore[attr-defined]
+        raise error
+    return await share_link_user(handler, services, token, from_cookie=True)
 
 
 def avatar_url(base_url: str) -> str:
@@ -167,7 +278,8 @@ class LocalIdentityProvider(PasswordIdentityProvider):
         if share_link_token(handler) is not None:
             return await share_link_user(handler, services)
         if authenticated is None:
-            return await self._api_key_user(handler, services)
+            key_user = await self._api_key_user(handler, services)
+            return key_user or await link_session_user(handler, services)
         return await self.owner(handler, services)
 
     async def owner(self, handler: web.RequestHandler, services: Services) -> AnalyticsUser:

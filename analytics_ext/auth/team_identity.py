@@ -10,6 +10,8 @@ that is present but wrong is never passed over for a weaker one:
 3. Jupyter's own token (``?token=`` or ``Authorization: token ...``): the owner, first admin.
 4. The login cookie set by our ``/login`` page (or a page opened with ``?token=``): it names a
    login session, so logging out or revoking the session ends it, the owner's included.
+5. A share-link session cookie (a dashboard's viewer page opened with its link): that link's
+   guest on the viewer routes, and 403 everywhere else (``identity.link_session_user``).
 
 1-3 are header (or URL) credentials a browser never attaches by itself, so they mark the request
 token-authenticated: no XSRF check, as for Jupyter's token. The cookie keeps XSRF.
@@ -40,6 +42,7 @@ from ..services.activity import RequestOrigin
 from .identity import (
     AnalyticsUser,
     LocalIdentityProvider,
+    link_session_user,
     principal_user,
     share_link_token,
     share_link_user,
@@ -106,7 +109,8 @@ class TeamIdentityProvider(LocalIdentityProvider):
             return self._access_token_user(handler, services, credential)
         if header:
             return None  # an Authorization header we do not accept: no fallback to the cookie
-        return await self._cookie_user(handler, services)
+        user = await self._cookie_user(handler, services)
+        return user or await link_session_user(handler, services)
 
     async def owner_session(self, handler: web.RequestHandler, services: Services) -> AnalyticsUser:
         """The owner with a new login session (browser logins with the server token), so the
