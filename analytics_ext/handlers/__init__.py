@@ -13,6 +13,7 @@ from . import (
     chart_export,
     charts,
     dashboard_tiles,
+    dashboard_view,
     dashboards,
     datasources,
     favorites,
@@ -51,6 +52,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *dashboards.ROUTES,
     *dashboard_tiles.ROUTES,
     *share_routes("dashboards", res.DASHBOARDS, ("dashboard",)),
+    *dashboard_view.ROUTES,  # the viewer pages and Voila paths (pages, outside /api)
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
     (r"/api/(?:admin|analytics|auth|chart|dashboards|datasources|query|user)/.*", NotFoundHandler),
 ]
