@@ -17,7 +17,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -359,8 +359,9 @@ async def test_a_kernel_socket_carries_widgets_never_code_and_only_for_its_viewe
 
 @pytest.mark.parametrize("multi_user", [True, False], ids=["team", "local"])
 async def test_a_share_link_opens_its_dashboard_in_a_session_and_nothing_else(
-    api, jp_fetch, jp_serverapp, jp_http_port, jp_base_url, supervisor, monkeypatch
-) -> None:
+    api, jp_fetch, jp_serverapp, jp_http_port, jp_base_url, supervisor, server_services,
+    monkeypatch,
+) -> None:  # fmt: skip
     monkeypatch.setattr(dashboard_view, "ACCESS_RECHECK_SECONDS", 0.5)
     a = await publish(api, "A")
     b = await publish(api, "B", "Another board")
@@ -376,6 +377,14 @@ async def test_a_share_link_opens_its_dashboard_in_a_session_and_nothing_else(
     made_up = await fetch(jp_fetch, *view(a), headers=nobody, params={"share_token": "ael_x_y"})
     assert made_up.code == 404
     assert not link_cookies(made_up)
+    # A dashboard kernel's own token views A too, but speaks for a kernel: no browser session.
+    issue = server_services.sharing.issue_kernel_link
+    kernel_token = await server_services.run(issue, "dashboard", a, "test", timedelta(hours=1))
+    as_kernel = await fetch(
+        jp_fetch, *view(a), headers=nobody, params={"share_token": kernel_token}
+    )
+    assert as_kernel.code == 404
+    assert not link_cookies(as_kernel)
 
     opened = await fetch(
         jp_fetch, *view(a), headers=nobody, params={"share_token": link["token"], "tab": "1"}
