@@ -23,6 +23,7 @@ from .auth.kernel_env import KernelCredentials
 from .auth.passwords import PasswordHasher
 from .auth.team_identity import TeamIdentityProvider
 from .auth.tokens import AccessTokenCodec
+from .dashboards.proxy import PROXY_SETTING
 from .dashboards.voila_process import VOILA_SETTING, VoilaSupervisor
 from .engine.runs import QueryEngine
 from .handlers import ROUTES
@@ -241,6 +242,10 @@ class AnalyticsExtension(
             self.voila_supervisor.start_in_background()
 
     async def stop_extension(self) -> None:
+        # The proxy is made by the first viewer request, in the web application's settings.
+        proxy = self.serverapp.web_app.settings.get(PROXY_SETTING)
+        if proxy is not None:
+            proxy.close()
         voila = getattr(self, "voila_supervisor", None)
         if voila is not None:
             await voila.stop()
