@@ -232,9 +232,12 @@ def render_table(columns: list[dict[str, str]], rows: list[list[Any]], offset: i
 
 
 def table_cell(value: Any) -> str:
-    """A cell as ``ResultGrid`` writes it, for the Python values of an Arrow table (dates as
-    ISO text, decimals exactly, right-aligned like other numbers)."""
-    if isinstance(value, dt.date | dt.time):
+    """A cell as ``ResultGrid`` writes it, for the Python values of an Arrow table (dates and
+    times as ISO text, a space between date and time; decimals exactly, right-aligned like
+    other numbers)."""
+    if isinstance(value, dt.datetime):
+        value = value.isoformat(sep=" ")
+    elif isinstance(value, dt.date | dt.time):
         value = value.isoformat()
     elif isinstance(value, decimal.Decimal):
         return f'<td class="r">{html.escape(str(value)[:MAX_CELL_CHARS])}</td>'
