@@ -313,7 +313,7 @@ def test_publishing_writes_the_viewers_notebook(team: dict[str, Any], sales_url:
         folder = server.root.parent / "data" / "analytics_ext" / "dashboards"
         notebook = nbformat.read(folder / published["notebook"], as_version=4)
         (cell,) = notebook.cells
-        assert f'show("{dashboard["id"]}")' in cell.source
+        assert f'show("{dashboard["id"]}", version=1)' in cell.source
         assert "analytics_ext.dashboards.view" in cell.source
         chief.unpublish_dashboard(dashboard["id"])
         assert chief.dashboard(dashboard["id"])["viewer_url"] is None

@@ -78,8 +78,10 @@ async def test_publish_writes_the_notebook(make_team, published_dir):
     assert len(notebook.cells) == 1
     cell = notebook.cells[0]
     assert cell.cell_type == "code"
+    # The notebook pins the version it was published from: later saves reach viewers only
+    # when the dashboard is published again.
     assert cell.source == (
-        f'from analytics_ext.dashboards.view import show\nshow("{dashboard_id}")'
+        f'from analytics_ext.dashboards.view import show\nshow("{dashboard_id}", version=2)'
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert stat.S_IMODE(published_dir.stat().st_mode) == 0o755
@@ -166,7 +168,7 @@ def test_the_notebook_is_valid_nbformat_4():
     assert nbformat.reads(text, as_version=4) == notebook
     assert notebook.cells[0].source.splitlines() == [
         "from analytics_ext.dashboards.view import show",
-        'show("AAAAAAAAAAAAAAAAAAAAAA")',
+        'show("AAAAAAAAAAAAAAAAAAAAAA", version=7)',
     ]
 
 
@@ -194,7 +196,6 @@ async def test_prune_removes_notebooks_of_dashboards_gone(make_team, published_d
     for path in published_dir.iterdir():
         os.utime(path, (old, old))
     assert publish.prune() == ["Z" * 22]
-    assert sorted(entry.name for entry in published_dir.iterdir()) == [
-        f"{kept['id']}.ipynb",
-        "notes.ipynb",
-    ]
+    assert sorted(entry.name for entry in published_dir.iterdir()) == sorted(
+        [f"{kept['id']}.ipynb", "notes.ipynb"]
+    )

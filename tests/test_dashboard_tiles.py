@@ -219,6 +219,24 @@ async def test_tiles_run_with_the_owners_datasource_authority(make_team) -> None
     assert "t1" in refused.body["message"]
 
 
+async def test_a_pinned_version_runs_its_own_tiles_not_later_edits(make_team) -> None:
+    """A published notebook asks for its version: an editor's unpublished change (here t2 now
+    fixed at 25) reaches viewers only through the current save, never through version 1."""
+    team = await make_team()
+    team.grant("dashboard", team.dashboard_id, team.bob_id, "view")
+    current = await team.alice.get(f"/api/dashboards/{team.dashboard_id}")
+    tiles = current["tiles"]
+    assert tiles[1]["id"] == "t2"
+    tiles[1]["parameters"] = {"min_amount": 25}
+    edited = {"tiles": tiles, "layout": current["layout"]}
+    await team.alice.patch(f"/api/dashboards/{team.dashboard_id}", edited)
+    pinned = await team.bob.post(team.tile("t2"), {"version": current["version"]})
+    assert amounts(pinned) == [10, 20, 30]
+    assert amounts(await team.bob.post(team.tile("t2"), {})) == [30]
+    missing = await team.bob.request("POST", team.tile("t2"), {"version": 99}, expect=404)
+    assert missing.body["message"] == "version 99 of this dashboard not found"
+
+
 async def test_someone_without_view_gets_404(make_team) -> None:
     team = await make_team()
     for tile in ("t1", "c1", "m1", "nope"):

@@ -137,10 +137,12 @@ class CountingClient(analytics.AnalyticsClient):
         self.calls: list[tuple[str, dict[str, Any], bool]] = []
         self._lock = threading.Lock()
 
-    def tile_data(self, dashboard_id, tile_id, filters=None, refresh=False, timeout=None):
+    def tile_data(
+        self, dashboard_id, tile_id, filters=None, refresh=False, timeout=None, version=None
+    ):
         with self._lock:
             self.calls.append((tile_id, dict(filters or {}), refresh))
-        return super().tile_data(dashboard_id, tile_id, filters, refresh, timeout)
+        return super().tile_data(dashboard_id, tile_id, filters, refresh, timeout, version)
 
     def take(self) -> list[tuple[str, dict[str, Any], bool]]:
         with self._lock:

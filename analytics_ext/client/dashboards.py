@@ -214,9 +214,12 @@ class DashboardCalls:
         filters: Mapping[str, Any] | None = None,
         refresh: bool = False,
         timeout: float | None = None,
+        version: int | None = None,
     ) -> dict[str, Any]:
         """A tile's data as the server's JSON (``TileDataOut``)."""
-        body = {"filters": dict(filters or {}), "refresh": refresh}
+        body: dict[str, Any] = {"filters": dict(filters or {}), "refresh": refresh}
+        if version is not None:
+            body["version"] = version
         path = f"api/dashboards/{dashboard_id}/tiles/{tile_id}/data"
         return self.transport.json("POST", path, json=body, timeout=timeout)
 
@@ -227,12 +230,14 @@ class DashboardCalls:
         filters: Mapping[str, Any] | None = None,
         refresh: bool = False,
         timeout: float | None = None,
+        version: int | None = None,
     ) -> TileData:
         """A query or chart tile's rows as the dashboard's viewers see them. ``filters`` maps
         a filter tile's id to its value (a filter left out uses its default); ``refresh``
-        runs the tile's query again even if a cached result is fresh (the Refresh button)."""
+        runs the tile's query again even if a cached result is fresh (the Refresh button);
+        ``version`` runs the tile as that saved version had it (published notebooks)."""
         return TileData.from_json(
-            self.tile_data_json(dashboard_id, tile_id, filters, refresh, timeout)
+            self.tile_data_json(dashboard_id, tile_id, filters, refresh, timeout, version)
         )
 
     # -- export --------------------------------------------------------------------------------

@@ -87,6 +87,14 @@ class TileCard(widgets.VBox):
             },
         )
         self.add_class("ae-dashboard-tile")
+        self.add_class("ae-tile-idle")
+
+    @traitlets.observe("status")
+    def _status_class(self, change: dict[str, Any]) -> None:
+        """The status as a CSS class (``ae-tile-ready``), so the page itself tells a browser
+        test or a benchmark when every tile is drawn."""
+        self.remove_class(f"ae-tile-{change['old']}")
+        self.add_class(f"ae-tile-{change['new']}")
 
     def say(self, text: str, *, error: bool = False, spinner: bool = False) -> None:
         """One line under the body (escaped)."""

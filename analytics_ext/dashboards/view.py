@@ -20,6 +20,7 @@ cache. Titles, descriptions and table cells are escaped; markdown is rendered wi
 from __future__ import annotations
 
 import html
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -47,21 +48,37 @@ GRID_COLUMNS = 12
 MAX_CONCURRENT_TILES = 6
 """Tile requests in flight at once per view: enough to load a dashboard in parallel, few
 enough that one viewer cannot queue 50 queries on the datasource at a time."""
+PREHEATED_RELOAD_SECONDS = 60
+"""How often a dashboard without its own interval reloads its tiles (from the result cache
+when fresh) in a preheated Voila kernel, waiting for a viewer."""
 TILE_TIMEOUT = 300.0
 """Seconds one tile's data may take (the server waits for the tile's query)."""
 
 
 def show(
-    dashboard_id: str, client: AnalyticsClient | None = None, *, timeout: float = TILE_TIMEOUT
+    dashboard_id: str,
+    client: AnalyticsClient | None = None,
+    *,
+    version: int | None = None,
+    timeout: float = TILE_TIMEOUT,
 ) -> DashboardView:
     """The dashboard ``dashboard_id`` as a widget; its tiles start loading at once (``wait()``
     blocks until they are done). ``client`` defaults to ``analytics_ext.client.connect()``:
-    in a dashboard kernel, the server URL and view-only token of its environment."""
+    in a dashboard kernel, the server URL and view-only token of its environment.
+
+    ``version`` draws that saved version (tiles, layout, title) instead of the current save:
+    a published notebook pins the version it was published from, so an editor's later
+    changes reach viewers only when they publish again."""
     if client is None:
         from ..client import connect
 
         client = connect()
-    return DashboardView(client, client.dashboard(dashboard_id), timeout=timeout)
+    dashboard = client.dashboard(dashboard_id)
+    if version is not None:
+        saved = client.dashboard_version(dashboard_id, version)
+        fields = ("title", "description", "tiles", "layout", "refresh_seconds")
+        dashboard.update({name: saved[name] for name in fields}, version=version)
+    return DashboardView(client, dashboard, timeout=timeout, version=version)
 
 
 class DashboardView(widgets.VBox):
@@ -80,12 +97,21 @@ class DashboardView(widgets.VBox):
         *,
         timeout: float = TILE_TIMEOUT,
         load: bool = True,
+        version: int | None = None,
     ) -> None:
         self.client = client
+        self.version = version
+        """The saved version whose tiles run (None: the current save)."""
         self.dashboard = dict(dashboard)
         self.dashboard_id: str = dashboard["id"]
         self.timeout = timeout
         self.refresh_seconds: int | None = dashboard.get("refresh_seconds")
+        self._refresh_cached = False
+        if not self.refresh_seconds and os.environ.get("VOILA_PREHEAT") == "True":
+            # A preheated Voila kernel draws its tiles long before a viewer arrives; reloading
+            # them through the result cache keeps what a viewer first sees at most this old,
+            # and costs no query while the cached results are fresh.
+            self.refresh_seconds, self._refresh_cached = PREHEATED_RELOAD_SECONDS, True
         self._background = Background(timeout)
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_TILES)
         self._stop = threading.Event()
@@ -230,7 +256,12 @@ class DashboardView(widgets.VBox):
             try:
                 job.check()
                 data: TileData = client.tile_data(
-                    dashboard_id, tile_id, filters, refresh=refresh, timeout=self.timeout
+                    dashboard_id,
+                    tile_id,
+                    filters,
+                    refresh=refresh,
+                    timeout=self.timeout,
+                    version=self.version,
                 )
             finally:
                 self._slots.release()
@@ -252,7 +283,7 @@ class DashboardView(widgets.VBox):
         assert self.refresh_seconds
         while not self._stop.wait(self.refresh_seconds):
             idle = [t for t in self.data_tiles if self._background.running(f"tile:{t}") is None]
-            self.reload(idle, refresh=True)
+            self.reload(idle, refresh=not self._refresh_cached)
 
 
 def grid_area(place: Mapping[str, int]) -> str:

@@ -240,6 +240,10 @@ class TileDataRequest(RequestModel):
     filters: Annotated[dict[TileId, ParameterInput], Field(max_length=MAX_TILES)] = {}
     refresh: bool = False
     """True: run again even if a fresh cached result exists (the viewer pressed Refresh)."""
+    version: StrictInt | None = Field(None, ge=1)
+    """Run the tile as it was in this saved version (a published notebook pins the version it
+    was published from, so viewers never see an editor's unpublished changes); default: the
+    dashboard as currently saved."""
 
 
 class TileColumn(ResponseModel):

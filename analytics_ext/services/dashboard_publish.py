@@ -64,7 +64,8 @@ def build_notebook(dashboard_id: str, version: int, title: str) -> nbformat.Note
         },
         cells=[
             new_code_cell(
-                f"from analytics_ext.dashboards.view import show\nshow({json.dumps(dashboard_id)})"
+                "from analytics_ext.dashboards.view import show\n"
+                f"show({json.dumps(dashboard_id)}, version={int(version)})"
             )
         ],
     )

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
+from sqlalchemy import select
 
 from ..engine.errors import QueryFailed, TooManyRuns
 from ..engine.export import jsonable
@@ -51,7 +52,7 @@ from ..schemas.dashboards import (
 )
 from ..schemas.parameters import DateRange, bind_values
 from ..store import Database
-from ..store.models import Dashboard
+from ..store.models import Dashboard, DashboardVersion
 from ..store.types import utcnow
 from .chart_data import ChartData, ChartDataService
 from .dashboards import DASHBOARD, layout_of, tiles_of
@@ -175,7 +176,7 @@ class DashboardTileService:
         self, actor_id: str, dashboard_id: str, tile_id: str, request: TileDataRequest
     ) -> TileDataOut:
         """One query or chart tile's data for anyone who may view the dashboard."""
-        board = self.board(actor_id, dashboard_id)
+        board = self.board(actor_id, dashboard_id, request.version)
         tile = board.tile(tile_id)
         if isinstance(tile, QueryTile):
             rows = self.query_rows(board, tile, request.filters, refresh=request.refresh)
@@ -204,18 +205,30 @@ class DashboardTileService:
 
     # -- for the route and the export -----------------------------------------------------------
 
-    def board(self, actor_id: str, dashboard_id: str) -> Board:
-        """The dashboard if ``actor_id`` may view it (``NotFound`` otherwise)."""
+    def board(self, actor_id: str, dashboard_id: str, version: int | None = None) -> Board:
+        """The dashboard if ``actor_id`` may view it (``NotFound`` otherwise), as currently
+        saved or as saved in ``version``. It always runs as its current owner."""
         with self._db.transaction() as tx:
             access = self._sharing.require(tx, actor_id, DASHBOARD, dashboard_id, "view")
             row: Dashboard = access.obj
+            state: Dashboard | DashboardVersion = row
+            if version is not None:
+                saved = tx.scalars(
+                    select(DashboardVersion).where(
+                        DashboardVersion.dashboard_id == dashboard_id,
+                        DashboardVersion.version == version,
+                    )
+                ).first()
+                if saved is None:
+                    raise NotFound(f"version {version} of this dashboard not found")
+                state = saved
             return Board(
                 id=row.id,
                 owner_id=row.owner_id,
-                title=row.title,
-                description=row.description or "",
-                tiles=tiles_of(row),
-                layout=layout_of(row),
+                title=state.title,
+                description=state.description or "",
+                tiles=tiles_of(state),
+                layout=layout_of(state),
                 level=access.level,
             )
 
