@@ -237,6 +237,35 @@ async def test_a_pinned_version_runs_its_own_tiles_not_later_edits(make_team) ->
     assert missing.body["message"] == "version 99 of this dashboard not found"
 
 
+async def test_a_link_sees_the_published_version_only(make_team, jp_fetch) -> None:
+    """A share link (like a dashboard kernel's token) is shown what was published: the tiles
+    of that version by default, that version's definition, and no other version or draft."""
+    team = await make_team()
+    item = f"/api/dashboards/{team.dashboard_id}"
+    await team.alice.post(f"{item}/publish", {})
+    current = await team.alice.get(item)
+    published = current["version"]
+    current["tiles"][1]["parameters"] = {"min_amount": 25}  # an unpublished edit of t2
+    await team.alice.patch(item, {"tiles": current["tiles"], "layout": current["layout"]})
+    made = await team.alice.request(
+        "POST",
+        "/api/dashboards/share",
+        {"object_id": team.dashboard_id, "principal_type": "link"},
+        expect=201,
+    )
+    link = bearer(jp_fetch, made.body["token"])
+    assert amounts(await link.post(team.tile("t2"), {})) == [10, 20, 30]
+    assert amounts(await link.post(team.tile("t2"), {"version": published})) == [10, 20, 30]
+    draft = await link.request("POST", team.tile("t2"), {"version": published + 1})
+    assert draft.status == 404
+    shown = await link.get(f"{item}/versions/{published}")
+    assert shown["tiles"][1].get("parameters") == {"min_amount": 10}
+    assert (await link.request("GET", f"{item}/versions/{published + 1}")).status == 404
+    assert (await link.request("GET", f"{item}/versions")).status == 404
+    # Its owner sees the draft.
+    assert amounts(await team.alice.post(team.tile("t2"), {})) == [30]
+
+
 async def test_someone_without_view_gets_404(make_team) -> None:
     team = await make_team()
     for tile in ("t1", "c1", "m1", "nope"):

@@ -55,10 +55,11 @@ from ..store import Database
 from ..store.models import Dashboard, DashboardVersion
 from ..store.types import utcnow
 from .chart_data import ChartData, ChartDataService
+from .dashboard_versions import published_version_for_link
 from .dashboards import DASHBOARD, layout_of, tiles_of
 from .queries import QueryService
 from .saved_queries import SavedQueryService
-from .sharing import SharingService
+from .sharing import SharingService, is_link_actor
 
 T = TypeVar("T")
 
@@ -212,6 +213,13 @@ class DashboardTileService:
             access = self._sharing.require(tx, actor_id, DASHBOARD, dashboard_id, "view")
             row: Dashboard = access.obj
             state: Dashboard | DashboardVersion = row
+            if is_link_actor(actor_id):
+                # A share link or a dashboard kernel sees what is published, never the
+                # history nor an editor's unpublished save.
+                shown = published_version_for_link(tx, self._sharing, actor_id, dashboard_id)
+                if version is not None and version != shown:
+                    raise NotFound(f"version {version} of this dashboard not found")
+                version = shown if shown != row.version else None
             if version is not None:
                 saved = tx.scalars(
                     select(DashboardVersion).where(

@@ -133,8 +133,15 @@ class DashboardVersions:
         return DashboardVersionPage(items=items, next=str(shown[-1].version) if more else None)
 
     def get(self, actor_id: str, dashboard_id: str, number: int) -> DashboardVersionOut:
+        """One version whole. A share link (or a dashboard kernel's token) reads only the
+        published version: what its notebook draws, and nothing of the history."""
         with self._db.transaction() as tx:
-            self._require_view(tx, actor_id, dashboard_id)
+            if is_link_actor(actor_id):
+                shown = published_version_for_link(tx, self._sharing, actor_id, dashboard_id)
+                if shown != number:
+                    raise NotFound(f"version {number} of this dashboard not found")
+            else:
+                self._require_view(tx, actor_id, dashboard_id)
             row = load_version(tx, dashboard_id, number)
             return DashboardVersionOut(
                 dashboard_id=row.dashboard_id,
@@ -158,3 +165,13 @@ def _version_cursor(cursor: str | None) -> int | None:
     if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 10:
         raise Invalid("cursor", "is not a cursor this server issued")
     return int(cursor)
+
+
+def published_version_for_link(
+    tx: Session, sharing: SharingService, actor_id: str, dashboard_id: str
+) -> int:
+    """The one version a share link (or a dashboard kernel's token) may see: the published
+    one, or the current save of a dashboard never published. ``NotFound`` if the link does
+    not open this dashboard."""
+    dashboard: Dashboard = sharing.require(tx, actor_id, DASHBOARD, dashboard_id, "view").obj
+    return dashboard.published_version or dashboard.version
