@@ -60,6 +60,8 @@ demo: install
 	echo ""; \
 	echo "  analytics_ext demo: open http://127.0.0.1:$(PORT)/lab$${JUPYTER_TOKEN:+?token=$$JUPYTER_TOKEN}"; \
 	echo "  (without JUPYTER_TOKEN set, Jupyter prints a URL with its generated token below)"; \
+	echo "  published dashboards open at http://127.0.0.1:$(PORT)/analytics/dashboards/<id>"; \
+	echo "  (notebooks/05_dashboards.ipynb builds and publishes one on the demo data)"; \
 	echo ""; \
 	exec $(BIN)/jupyter lab $$flags
 
