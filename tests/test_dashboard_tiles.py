@@ -412,10 +412,11 @@ async def test_a_dashboard_kernels_token_reads_that_dashboard_only(make_team, jp
     assert (await kernel.request("POST", team.tile("t1", other), {})).status == 404
     assert (await kernel.request("GET", f"/api/query/{team.query_id}")).status == 404
     assert (await kernel.request("GET", f"/api/chart/{team.chart_id}")).status == 404
-    # Routes that take no share link do not take a kernel's token either: it is no credential
-    # there at all, so the caller is not logged in.
-    assert (await kernel.request("GET", "/api/datasources")).status == 401
-    assert (await kernel.request("GET", "/api/dashboards")).status == 401
+    # Routes that take no link: 404 as well, Jupyter's own included (Done-when of issue 8).
+    for path in ("/api/datasources", "/api/dashboards", "/api/contents", "/api/kernels"):
+        assert (await kernel.request("GET", path)).status == 404, path
+    source = await kernel.request("GET", f"/api/datasources/{team.source_id}")
+    assert source.status == 404  # the datasource and its connection settings
 
     assert team.services.sharing.revoke_issued("test:k1") == 1
     assert (await kernel.request("POST", team.tile("t1"), {})).status == 404

@@ -92,8 +92,14 @@ async def share_link_user(
     """The guest a valid share link makes of its bearer, on routes that accept links: the link
     the request presents, or ``token`` (a link session's, ``from_cookie``)."""
     token = token if token is not None else share_link_token(handler)
-    if token is None or not accepts_share_links(handler):
+    if token is None:
         return None
+    if not accepts_share_links(handler):
+        if from_cookie:
+            return None
+        # A link (or a dashboard kernel's token) presented anywhere else opens nothing, and
+        # says so the way a missing object does: JupyterLab, contents, kernels, other areas.
+        raise web.HTTPError(404, LINK_ELSEWHERE)
     try:
         link = await services.run(services.sharing.authenticate_link, token)
     except Unauthenticated:
@@ -122,6 +128,8 @@ def link_guest(link: LinkPrincipal) -> AnalyticsUser:
         share_link=link,
     )
 
+
+LINK_ELSEWHERE = "not found: a share link opens only the object it was made for"
 
 # -- share-link sessions -------------------------------------------------------------------------
 
