@@ -406,7 +406,13 @@ async def test_a_share_link_opens_its_dashboard_in_a_session_and_nothing_else(
     kernel_id = kernel_of(page)
     assert (await fetch(jp_fetch, *view(b), headers=session)).code == 404
     asset = ("analytics", "voila", "voila", "static", "voila.js")
-    assert (await fetch(jp_fetch, *asset, headers=session)).code == 200
+    plain = await fetch(jp_fetch, *asset, headers=session)
+    assert plain.code == 200
+    assert "immutable" not in plain.headers.get("Cache-Control", "")
+    # A content-versioned asset (Voila's ``?v=<hash>``) may stay in the viewer's cache.
+    versioned = await fetch(jp_fetch, *asset, headers=session, params={"v": "0123abcd"})
+    assert versioned.code == 200
+    assert versioned.headers["Cache-Control"] == "private, max-age=31536000, immutable"
 
     # Anywhere else the session is refused, and says why; the login page stays open.
     for parts in (("api", "query"), ("lab",), ("voila", "tree"), ("api", "kernels"),

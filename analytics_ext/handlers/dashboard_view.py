@@ -330,8 +330,17 @@ class VoilaAssetHandler(ViewerHandler):
         if not proxy.registry.has_viewer_session(viewer.actor_id) or not relayable_path(path):
             raise web.HTTPError(404, NOT_FOUND)
         passes: Callable[[int], bool] = lambda code: code < 300 or code == 304  # noqa: E731
-        forwarding = proxy.forward(self, viewer, self.request.path, query=self.request.query)
+        # Voila names each build's assets with a content hash (``?v=<hash>``) but serves its
+        # labextensions uncacheable, so every page load fetched ~100 files again; a versioned
+        # URL never changes content, so the viewer's browser may keep it (privately).
+        cache = {"Cache-Control": VERSIONED_ASSET_CACHE} if self.get_argument("v", "") else None
+        forwarding = proxy.forward(
+            self, viewer, self.request.path, query=self.request.query, headers=cache
+        )
         await self.relay(forwarding, passes)
+
+
+VERSIONED_ASSET_CACHE = "private, max-age=31536000, immutable"
 
 
 class KernelRouteMixin:
