@@ -340,8 +340,8 @@ async def test_a_share_link_opens_and_runs_its_one_query_as_saved(make_team, jp_
     await link.post(f"{item}/versions/1/restore", expect=404)
     await link.get(f"{item}/versions", expect=404)  # the query as saved, not its history
     await link.post(
-        "/api/query", {"name": "x", "datasource_id": team.source, "sql": "SELECT 1"}, expect=401
-    )
+        "/api/query", {"name": "x", "datasource_id": team.source, "sql": "SELECT 1"}, expect=404
+    )  # the collection takes no link: it opens nothing there either
     await team.alice.get(f"/api/query/runs/{run['id']}", expect=404)  # the link's run is its own
     assert team.count(SavedQuery, SavedQuery.name == "defaced") == 0
 
