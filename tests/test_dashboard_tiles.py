@@ -234,7 +234,7 @@ async def test_a_pinned_version_runs_its_own_tiles_not_later_edits(make_team) ->
     assert amounts(pinned) == [10, 20, 30]
     assert amounts(await team.bob.post(team.tile("t2"), {})) == [30]
     missing = await team.bob.request("POST", team.tile("t2"), {"version": 99}, expect=404)
-    assert missing.body["message"] == "version 99 of this dashboard not found"
+    assert missing.body["message"] == "version 99 not found"
 
 
 async def test_a_link_sees_the_published_version_only(make_team, jp_fetch) -> None:

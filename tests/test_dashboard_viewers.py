@@ -34,6 +34,7 @@ from analytics_ext.handlers import dashboard_view
 from tests.support.api import ApiClient
 from tests.support.dashboard_team import BAR, PARAMETERS, SQL, board, sales_database
 from tests.support.query_library import make_datasource, save_query
+from tests.support.services import in_ci
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -492,7 +493,10 @@ def sales_url() -> Iterator[str]:
 @pytest.fixture
 def chromium() -> str:
     if not CHROMIUM.is_file():
-        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
+        message = "needs /usr/bin/chromium (apt-get install -y chromium)"
+        if in_ci():
+            pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
+        pytest.skip(message)
     return str(CHROMIUM)
 
 

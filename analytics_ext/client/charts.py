@@ -10,7 +10,7 @@ each channel reads, as the server names them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,15 +50,24 @@ def table_from_json(data: Mapping[str, Any]) -> pa.Table:
     for column in data["columns"]:
         name = column["name"]
         values = [row.get(name) for row in data["rows"]]
-        array = pa.array(values)
-        try:
-            wanted = _arrow_type(column["type"])
-            if wanted is not None and array.type != wanted:
-                array = array.cast(wanted)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, TypeError):
-            pass
-        columns[name] = array
+        columns[name] = typed_array(values, column["type"], _arrow_type)
     return pa.table(columns)
+
+
+def typed_array(
+    values: list[Any], type_name: str, type_of: Callable[[str], pa.DataType | None]
+) -> pa.Array:
+    """JSON ``values`` as an Arrow array of the server's type ``type_name`` (read by
+    ``type_of``); when the type cannot be rebuilt the array keeps the type inferred from JSON,
+    with the same values, rather than failing the whole result."""
+    array = pa.array(values)
+    try:
+        wanted = type_of(type_name)
+        if wanted is not None and array.type != wanted:
+            array = array.cast(wanted)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, TypeError):
+        pass
+    return array
 
 
 def _arrow_type(name: str) -> pa.DataType | None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from .charts import _arrow_type
+from .charts import _arrow_type, typed_array
 
 if TYPE_CHECKING:
     from .http import Transport
@@ -90,16 +90,10 @@ def table_from_rows(
     way ``charts.table_from_json`` rebuilds a chart's rows; a column whose type cannot be
     rebuilt keeps the type inferred from JSON. Built by position, so a result with two
     columns of one name (``SELECT a, a``) keeps both."""
-    arrays: list[pa.Array] = []
-    for index, column in enumerate(columns):
-        array = pa.array([row[index] for row in rows])
-        try:
-            wanted = _column_type(column["type"])
-            if wanted is not None and array.type != wanted:
-                array = array.cast(wanted)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, TypeError):
-            pass
-        arrays.append(array)
+    arrays = [
+        typed_array([row[index] for row in rows], column["type"], _column_type)
+        for index, column in enumerate(columns)
+    ]
     return pa.Table.from_arrays(arrays, names=[column["name"] for column in columns])
 
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from sqlalchemy import select
 
 from ..engine.errors import QueryFailed, TooManyRuns
 from ..engine.export import jsonable
@@ -55,7 +54,7 @@ from ..store import Database
 from ..store.models import Dashboard, DashboardVersion
 from ..store.types import utcnow
 from .chart_data import ChartData, ChartDataService
-from .dashboard_versions import published_version_for_link
+from .dashboard_versions import load_version, published_version_for_link
 from .dashboards import DASHBOARD, layout_of, tiles_of
 from .queries import QueryService
 from .saved_queries import SavedQueryService
@@ -218,18 +217,10 @@ class DashboardTileService:
                 # history nor an editor's unpublished save.
                 shown = published_version_for_link(tx, self._sharing, actor_id, dashboard_id)
                 if version is not None and version != shown:
-                    raise NotFound(f"version {version} of this dashboard not found")
+                    raise NotFound(f"version {version} not found")
                 version = shown if shown != row.version else None
             if version is not None:
-                saved = tx.scalars(
-                    select(DashboardVersion).where(
-                        DashboardVersion.dashboard_id == dashboard_id,
-                        DashboardVersion.version == version,
-                    )
-                ).first()
-                if saved is None:
-                    raise NotFound(f"version {version} of this dashboard not found")
-                state = saved
+                state = load_version(tx, dashboard_id, version)
             return Board(
                 id=row.id,
                 owner_id=row.owner_id,

@@ -139,7 +139,7 @@ class DashboardVersions:
             if is_link_actor(actor_id):
                 shown = published_version_for_link(tx, self._sharing, actor_id, dashboard_id)
                 if shown != number:
-                    raise NotFound(f"version {number} of this dashboard not found")
+                    raise NotFound(f"version {number} not found")
             else:
                 self._require_view(tx, actor_id, dashboard_id)
             row = load_version(tx, dashboard_id, number)
