@@ -13,7 +13,7 @@ LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/n
 LAB_BUILD := analytics_ext/labextension/package.json
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format install frontend clean
+.PHONY: demo test test-frontend lint format install frontend clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -39,6 +39,11 @@ frontend: $(LAB_BUILD)
 lint: install
 	$(BIN)/ruff check analytics_ext tests bench
 	$(BIN)/ruff format --check analytics_ext tests bench
+	cd labextension && jlpm tsc --noEmit -p tsconfig.test.json
+
+# Jest: the TypeScript logic of the panels (labextension/test/*.spec.ts), in jsdom.
+test-frontend: install
+	cd labextension && jlpm jest --ci
 
 format: install
 	$(BIN)/ruff format analytics_ext tests bench
@@ -48,7 +53,7 @@ format: install
 # fixtures stay in one process). Schemathesis runs alone afterwards: its generated cases share one
 # test id, which xdist's scheduler cannot tell apart.
 TEST_WORKERS ?= 2
-test: install lint
+test: install lint test-frontend
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/test_schemathesis.py
 	$(BIN)/python -m pytest tests/test_schemathesis.py
 

@@ -12,6 +12,8 @@ export const PLUGIN_NAMESPACE = 'analytics-ext';
 export namespace CommandIDs {
   /** Reveal and focus the Analytics sidebar. */
   export const openSidebar = `${PLUGIN_NAMESPACE}:open-sidebar`;
+  /** Reload every section of the sidebar. */
+  export const refresh = `${PLUGIN_NAMESPACE}:refresh`;
 }
 
 /** Id of the Analytics sidebar widget in the left area. */

@@ -3,7 +3,7 @@
  * for one state. No fetching, no state.
  */
 import type { IAnalyticsUser, IServerInfo } from '../../tokens';
-import { h } from './dom';
+import { h } from '../../ui/dom';
 
 const CSS = 'jp-AnalyticsSidebar';
 

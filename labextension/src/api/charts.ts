@@ -1,0 +1,4 @@
+/** `charts` routes of the analytics REST API and the shapes they answer with. */
+import { AreaAPI } from './base';
+
+export class ChartsAPI extends AreaAPI {}

@@ -1,0 +1,4 @@
+/** `dashboards` routes of the analytics REST API and the shapes they answer with. */
+import { AreaAPI } from './base';
+
+export class DashboardsAPI extends AreaAPI {}
