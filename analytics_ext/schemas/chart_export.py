@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
-from .base import RequestModel
+from .base import QueryModel, RequestModel
 from .charts import MAX_SIZE, MIN_SIZE
 from .parameters import ParameterInput
 
@@ -57,3 +57,16 @@ class ChartExportCreate(RequestModel):
                     "chart exports as it is stored"
                 )
         return self
+
+
+THUMBNAIL_MIN_SIZE, THUMBNAIL_MAX_SIZE = MIN_SIZE, 800
+"""Thumbnail bounds in CSS pixels: below 50 Vega-Lite cannot fit axes; above 800 it is an
+export, not a thumbnail (and a cache of them would hold megabytes each)."""
+ThumbnailSize = Annotated[int, Field(ge=THUMBNAIL_MIN_SIZE, le=THUMBNAIL_MAX_SIZE)]
+
+
+class ChartThumbnailQuery(QueryModel):
+    """``GET /api/chart/{id}/thumbnail?width=&height=``: the saved chart as a small PNG."""
+
+    width: ThumbnailSize = 320
+    height: ThumbnailSize = 200

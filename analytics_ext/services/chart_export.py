@@ -6,23 +6,32 @@ effective customization the notebook chart and dashboard tiles draw) through
 way of the data service: ``view`` on the chart, or on the query of an unsaved chart), the
 size defaults, the row cap of pictures, and a safe file name.
 
+Thumbnails (``thumbnail``) are small PNGs of saved charts for lists such as the JupyterLab
+panel: the same pipeline, with an ETag computed from everything the picture is drawn from (the
+chart's revision, the size, the renderer version and the Vega-Lite spec with its rows inline,
+so new data or a new customization makes a new tag). A caller whose tag still matches gets no
+render at all, and rendered thumbnails are kept in a small LRU keyed by that tag.
+
 Blocking (it waits for the chart's query, then renders): call through ``Services.run``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..engine.chart_render import MAX_RENDER_ROWS, MEDIA_TYPES, ChartRenderer
 from ..engine.export import write_csv
-from ..engine.vega_lite import DEFAULT_HEIGHT, DEFAULT_WIDTH, to_vega_lite
+from ..engine.vega_lite import DEFAULT_HEIGHT, DEFAULT_WIDTH, VEGA_LITE_VERSION, to_vega_lite
 from ..errors import Invalid
-from ..schemas.chart_export import ChartExportCreate
+from ..schemas.chart_export import ChartExportCreate, ChartThumbnailQuery
 from .chart_data import ChartData, ChartDataService, parse_customization, parse_spec
 
 MAX_STEM_CHARS = 80
@@ -33,6 +42,10 @@ FILE_TYPES: dict[str, tuple[str, str]] = {
     "spec": ("application/json", "chart.json"),
 }
 """Format → (Content-Type, file extension)."""
+THUMBNAIL_CACHE_BYTES = 16 << 20
+"""Rendered thumbnails kept in memory (a 320 by 200 chart is 10-30 kB: about a thousand)."""
+THUMBNAIL_REVISION = "1"
+"""Bump when the thumbnail drawing changes without the spec changing, so old tags expire."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +59,88 @@ class ExportedFile:
     truncated: bool
 
 
+@dataclass(frozen=True)
+class Thumbnail:
+    etag: str
+    """A weak entity tag (``W/"..."``) of what the picture is drawn from."""
+    content: bytes | None
+    """The PNG; ``None`` when the caller's ``If-None-Match`` already names this tag."""
+
+
+class ThumbnailCache:
+    """Rendered PNGs by entity tag, least recently used out first, at most ``max_bytes``.
+
+    The tag is a hash of every input of the picture, so an entry can never be stale, and two
+    viewers who would see the same picture share one entry; nothing else is needed to decide
+    whether an entry may be served (the permission check runs before the tag is known).
+    """
+
+    def __init__(self, max_bytes: int = THUMBNAIL_CACHE_BYTES) -> None:
+        self._max = max_bytes
+        self._size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            content = self._items.get(etag)
+            if content is not None:
+                self._items.move_to_end(etag)
+            return content
+
+    def put(self, etag: str, content: bytes) -> None:
+        if len(content) > self._max:
+            return
+        with self._lock:
+            old = self._items.pop(etag, None)
+            self._size -= len(old) if old is not None else 0
+            self._items[etag] = content
+            self._size += len(content)
+            while self._size > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class ChartExportService:
-    def __init__(self, chart_data: ChartDataService, renderer: ChartRenderer) -> None:
+    def __init__(
+        self,
+        chart_data: ChartDataService,
+        renderer: ChartRenderer,
+        thumbnails: ThumbnailCache | None = None,
+    ) -> None:
         self._data = chart_data
         self._renderer = renderer
+        self.thumbnails = thumbnails or ThumbnailCache()
+
+    def thumbnail(
+        self,
+        actor_id: str,
+        chart_id: str,
+        size: ChartThumbnailQuery,
+        if_none_match: str | None = None,
+    ) -> Thumbnail:
+        """The saved chart as a ``size.width`` by ``size.height`` PNG, for anyone who may view
+        it (``NotFound`` otherwise). The chart's rows come through the result cache like any
+        view of it; the render is skipped when ``if_none_match`` names the current tag, or
+        when the same picture was rendered before."""
+        data = self._data.data(actor_id, chart_id)
+        assert data.chart is not None
+        _check_drawable(data)
+        width, height = size.width, size.height
+        spec = to_vega_lite(
+            data.spec, data.customization, data.table, data.columns, width=width, height=height
+        )
+        tag = thumbnail_etag(chart_id, data.chart.updated_at.isoformat(), width, height, spec)
+        if etag_matches(if_none_match, tag):
+            return Thumbnail(tag, None)
+        content = self.thumbnails.get(tag)
+        if content is None:
+            content = self._renderer.render(spec, "png", width, height)
+            self.thumbnails.put(tag, content)
+        return Thumbnail(tag, content)
 
     def export(self, actor_id: str, body: ChartExportCreate) -> ExportedFile:
         """The chart as ``body.format``; ``NotFound`` for a chart (or query) the caller may
@@ -132,6 +223,34 @@ def _check_drawable(data: ChartData) -> None:
             f"picture export draws ({MAX_RENDER_ROWS:,}); aggregate them (spec.aggregation), "
             "set spec.limit, or filter the query",
         )
+
+
+def thumbnail_etag(
+    chart_id: str, revision: str, width: int, height: int, spec: dict[str, object]
+) -> str:
+    """``W/"<hash>"`` of everything a thumbnail is drawn from. The spec carries the rows
+    inline, so a query whose data changed (or whose cached result expired into new rows) gets
+    a new tag; weak, because equal inputs promise an equal picture, not equal PNG bytes."""
+    inputs = {
+        "chart": chart_id,
+        "revision": revision,
+        "size": [width, height],
+        "renderer": [VEGA_LITE_VERSION, THUMBNAIL_REVISION],
+        "spec": spec,
+    }
+    encoded = json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return f'W/"{hashlib.sha256(encoded).hexdigest()[:40]}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison of ``If-None-Match`` (a list of tags, or ``*``) with
+    ``etag``."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
 
 
 def content_disposition(name: str, extension: str, fallback: str = "chart") -> str:
