@@ -60,6 +60,8 @@ EXPECTED = {
     "patch": {"none": 404, "view": 403, "use": 403, "manage": 200},
     "test-connection": {"none": 404, "view": 403, "use": 200, "manage": 200},
     "schema": {"none": 404, "view": 200, "use": 200, "manage": 200},
+    "schema-names": {"none": 404, "view": 200, "use": 200, "manage": 200},
+    "table-columns": {"none": 404, "view": 200, "use": 200, "manage": 200},
     "preview": {"none": 404, "view": 403, "use": 200, "manage": 200},
     "list-grants": {"none": 404, "view": 403, "use": 403, "manage": 200},
     "grant": {"none": 404, "view": 403, "use": 403, "manage": 201},
@@ -94,6 +96,13 @@ async def test_grants_table_every_route(people, pg_url):
             "patch": ("PATCH", f"/api/datasources/{source}", {"name": f"{level}-renamed"}),
             "test-connection": ("POST", f"{DS}/test-connection", {"datasource_id": source}),
             "schema": ("GET", f"/api/datasources/schema?datasource_id={source}", None),
+            "schema-names": (
+                "GET", f"/api/datasources/schema?datasource_id={source}&columns=false", None,
+            ),
+            "table-columns": (
+                "GET", f"/api/datasources/schema/table?datasource_id={source}&table=customers",
+                None,
+            ),
             "preview": (
                 "GET", f"/api/datasources/preview?datasource_id={source}&table=customers", None,
             ),
@@ -218,6 +227,7 @@ async def test_file_datasources_are_admin_only(people, api, tmp_path):
 DS = "/api/datasources"
 PREVIEW = "/api/datasources/preview?datasource_id={id}"
 SCHEMA = "/api/datasources/schema?datasource_id={id}"
+COLUMNS = "/api/datasources/schema/table?datasource_id={id}"
 SHARE = "/api/datasources/share"
 NEW = {"name": "x", "url": "{url}"}
 GRANT = {"object_id": "{id}", "principal_id": "{id}"}
@@ -229,6 +239,15 @@ BAD_REQUESTS = [
     ("GET", f"{SCHEMA}&limit=100000", None, 422, "limit"),
     ("GET", f"{SCHEMA}&cursor=forged", None, 422, "cursor"),
     ("GET", f"{DS}/schema?datasource_id=short", None, 422, "datasource_id"),
+    ("GET", f"{SCHEMA}&columns=maybe", None, 422, "columns"),
+    ("GET", COLUMNS, None, 422, "table"),
+    ("GET", f"{COLUMNS}&table=customers&limit=0", None, 422, "limit"),
+    ("GET", f"{COLUMNS}&table=customers&limit=1001", None, 422, "limit"),
+    ("GET", f"{COLUMNS}&table=customers&cursor=forged", None, 422, "cursor"),
+    ("GET", f"{COLUMNS}&table=a%0Ab", None, 422, "table"),
+    ("GET", f"{COLUMNS}&table=customers;%20DROP%20TABLE%20orders", None, 404, "not found"),
+    ("GET", f"{COLUMNS}&schema=x%27y&table=customers", None, 404, "schema"),
+    ("GET", f"{DS}/schema/table?datasource_id=short&table=t", None, 422, "datasource_id"),
     ("GET", f"{PREVIEW}&table=t&limit=99999999", None, 422, "limit"),
     ("GET", f"{PREVIEW}&table=a%0Ab", None, 422, "table"),
     ("GET", f"{PREVIEW}&table=customers;%20DROP%20TABLE%20orders", None, 404, "not found"),
@@ -274,3 +293,20 @@ async def test_malformed_bodies_are_400(api):
         )
         assert reply.status == 400
     assert (await api.get("/api/datasources"))["total"] == 0
+
+
+async def test_a_schema_tree_lists_names_then_one_tables_columns(api, pg_url):
+    """What the sidebar's tree asks: names only for the listing, then one table's columns."""
+    source = (await api.request("POST", DS, {"name": "tree", "url": pg_url}, expect=201)).body["id"]
+    names = await api.get(f"{SCHEMA.format(id=source)}&columns=false&limit=1")
+    assert set(names["items"][0]) == {"name", "kind", "row_estimate"}
+    assert names["next"] is not None
+    assert names["schemas"]
+    full = await api.get(SCHEMA.format(id=source))
+    assert "columns" in full["items"][0]  # the default is unchanged
+    first = await api.get(f"{COLUMNS.format(id=source)}&table=orders&limit=2")
+    assert [c["name"] for c in first["columns"]] == ["id", "customer_id"]
+    assert (first["table"], first["total_columns"], first["primary_key"]) == ("orders", 4, ["id"])
+    rest = await api.get(f"{COLUMNS.format(id=source)}&table=orders&limit=2&cursor={first['next']}")
+    assert [c["name"] for c in rest["columns"]] == ["total", "placed_at"]
+    assert rest["next"] is None

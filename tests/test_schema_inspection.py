@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from analytics_ext.errors import Invalid, NotFound
-from analytics_ext.schemas.datasources import PreviewQuery, SchemaQuery
+from analytics_ext.schemas.datasources import PreviewQuery, SchemaQuery, TableColumnsQuery
+from analytics_ext.services import schema_inspection
 from tests.support.datasources import (
     duckdb_file,
     mariadb_database,
@@ -164,6 +165,93 @@ def test_unknown_schema_is_404_and_a_forged_cursor_is_422(world, source):
         page(world, source, schema="no_such_schema")
     with pytest.raises(Invalid, match="cursor"):
         page(world, source, cursor="not-a-cursor")
+
+
+def columns(world: World, source: str, **params):
+    return world.service.table_columns(
+        world.admin, TableColumnsQuery.model_validate({"datasource_id": source, **params})
+    )
+
+
+def test_names_only_pages_list_relations_without_describing_them(world, source, monkeypatch):
+    full = page(world, source)
+
+    def no_describe(self, schema, relations):
+        raise AssertionError(f"describe called for {[r.name for r in relations]}")
+
+    monkeypatch.setattr(schema_inspection.SqlAlchemyCatalog, "describe", no_describe)
+    monkeypatch.setattr(schema_inspection.DuckDBCatalog, "describe", no_describe)
+    names = page(world, source, columns="false")
+    assert [(i.name, i.kind, i.row_estimate) for i in names.items] == [
+        (i.name, i.kind, i.row_estimate) for i in full.items
+    ]
+    assert all(not hasattr(item, "columns") for item in names.items)
+    dumped = names.model_dump(mode="json", by_alias=True)
+    assert set(dumped["items"][0]) == {"name", "kind", "row_estimate"}
+    assert (names.total, names.schema_, names.schemas) == (full.total, full.schema_, full.schemas)
+    # Paged like the full listing, cursor and all.
+    first = page(world, source, columns="false", limit=1)
+    second = page(world, source, columns="false", limit=1, cursor=first.next)
+    assert [first.items[0].name, second.items[0].name] == [i.name for i in full.items[:2]]
+    assert second.schemas is None
+
+
+def test_one_tables_columns_come_in_pages_with_its_keys(world, source):
+    whole = columns(world, source, table="orders")
+    assert [c.name for c in whole.columns] == ["id", "customer_id", "total", "placed_at"]
+    assert (whole.table, whole.kind, whole.total_columns, whole.next) == (
+        "orders",
+        "table",
+        4,
+        None,
+    )
+    assert whole.primary_key == ["id"]
+    assert whole.columns[0].primary_key
+    assert not whole.columns[1].primary_key
+    assert whole.foreign_keys[0].referred_table == "customers"
+    seen, cursor = [], None
+    while True:
+        current = columns(
+            world, source, table="orders", limit=3, **({"cursor": cursor} if cursor else {})
+        )
+        assert len(current.columns) <= 3
+        assert current.total_columns == 4
+        seen += [c.name for c in current.columns]
+        cursor = current.next
+        if cursor is None:
+            break
+    assert seen == [c.name for c in whole.columns]
+    view = columns(world, source, table="big_orders")
+    assert view.kind == "view"
+    assert view.total_columns >= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"table": "orders; DROP TABLE customers"}, NotFound, "not found"),
+        ({"table": "ORDERS "}, NotFound, "not found"),
+        ({"table": "orders", "schema": "no_such_schema"}, NotFound, "schema"),
+        ({"table": "orders", "cursor": "forged"}, Invalid, "cursor"),
+        # A schema-page cursor is not a columns cursor, nor is a negative or far offset.
+        ({"table": "orders", "cursor": schema_inspection.encode_position("x")}, Invalid, "cursor"),
+        ({"table": "orders", "cursor": schema_inspection.encode_offset(99)}, Invalid, "cursor"),
+    ],
+)
+def test_table_columns_refuse_unknown_names_and_forged_cursors(world, source, params, error, words):
+    with pytest.raises(error, match=words):
+        columns(world, source, **params)
+
+
+def test_table_columns_query_bounds():
+    from pydantic import ValidationError
+
+    base = {"datasource_id": "a" * 22, "table": "t"}
+    for bad in ({"limit": 0}, {"limit": 1001}, {"table": "a\nb"}, {"table": ""}, {"x": 1}):
+        with pytest.raises(ValidationError):
+            TableColumnsQuery.model_validate({**base, **bad})
+    with pytest.raises(Invalid, match="not a cursor"):
+        schema_inspection.decode_offset(schema_inspection.encode_offset(-1))
 
 
 def test_names_with_quotes_and_other_schemas_are_quoted_by_the_dialect(world, pg_url):

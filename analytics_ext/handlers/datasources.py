@@ -13,6 +13,7 @@ from ..schemas.datasources import (
     DatasourcePatch,
     PreviewQuery,
     SchemaQuery,
+    TableColumnsQuery,
 )
 from ..services.datasources import DATASOURCE
 from ..store.types import ID_LENGTH
@@ -86,6 +87,17 @@ class SchemaHandler(AnalyticsHandler):
         self.write_json(await self.run(self.services.datasources.schema, self.user_id, query))
 
 
+class TableColumnsHandler(AnalyticsHandler):
+    auth_resource = res.DATASOURCES
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.parse_query(TableColumnsQuery)
+        page = await self.run(self.services.datasources.table_columns, self.user_id, query)
+        self.write_json(page)
+
+
 class PreviewHandler(AnalyticsHandler):
     auth_resource = res.DATASOURCES
 
@@ -100,6 +112,7 @@ ROUTES = [
     (r"/api/datasources", DatasourcesHandler),
     (r"/api/datasources/test-connection", ConnectionTestHandler),
     (r"/api/datasources/schema", SchemaHandler),
+    (r"/api/datasources/schema/table", TableColumnsHandler),
     (r"/api/datasources/preview", PreviewHandler),
     *share_routes("datasources", res.DATASOURCES, (DATASOURCE,)),
     (rf"/api/datasources/(?P<datasource_id>{ID})", DatasourceHandler),

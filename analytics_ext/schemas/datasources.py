@@ -212,6 +212,20 @@ class SchemaQuery(QueryModel):
     cursor: str | None = Field(None, max_length=512)
     limit: int = Field(100, ge=1, le=500)
     refresh: bool = False
+    columns: bool = True
+    """``false``: names only (``RelationName``: name, kind, row estimate), without describing
+    columns or keys, so a tree can list a huge schema and fetch one table's columns on demand.
+    The default stays ``true`` (full ``RelationOut`` items) for existing clients."""
+
+
+class TableColumnsQuery(QueryModel):
+    """``GET /api/datasources/schema/table``: one table's or view's columns, one page at a time."""
+
+    datasource_id: Id
+    schema_: Identifier | None = Field(None, alias="schema")
+    table: Identifier
+    cursor: str | None = Field(None, max_length=512)
+    limit: int = Field(200, ge=1, le=1000)
 
 
 PREVIEW_MAX_ROWS = 1000
@@ -253,6 +267,14 @@ class RelationOut(ResponseModel):
     estimated_size); null where it keeps none."""
 
 
+class RelationName(ResponseModel):
+    """A table or view without its columns: what a names-only schema page lists."""
+
+    name: str
+    kind: Literal["table", "view"]
+    row_estimate: int | None
+
+
 class SchemaPage(ResponseModel):
     model_config = ConfigDict(from_attributes=True, serialize_by_alias=True)
 
@@ -260,11 +282,30 @@ class SchemaPage(ResponseModel):
     schema_: str | None = Field(alias="schema", serialization_alias="schema")
     schemas: list[str] | None
     """Every schema's name, on the first page only."""
-    items: list[RelationOut]
+    items: list[RelationOut] | list[RelationName]
+    """Described relations, or with ``columns=false`` names only."""
     next: str | None
     total: int
     """Tables and views in the schema."""
     cached_at: datetime
+
+
+class TableColumnsPage(ResponseModel):
+    """One relation with one page of its columns (in table order), its keys and row estimate."""
+
+    model_config = ConfigDict(from_attributes=True, serialize_by_alias=True)
+
+    datasource_id: str
+    schema_: str | None = Field(alias="schema", serialization_alias="schema")
+    table: str
+    kind: Literal["table", "view"]
+    row_estimate: int | None
+    primary_key: list[str]
+    foreign_keys: list[ForeignKeyOut]
+    columns: list[ColumnOut]
+    next: str | None
+    """Cursor of the next page of columns; null on the last."""
+    total_columns: int
 
 
 class PreviewColumn(ResponseModel):

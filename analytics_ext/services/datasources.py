@@ -60,6 +60,8 @@ from ..schemas.datasources import (
     PreviewResult,
     SchemaPage,
     SchemaQuery,
+    TableColumnsPage,
+    TableColumnsQuery,
 )
 from ..store import Database
 from ..store.models import Datasource, User
@@ -280,7 +282,24 @@ class DatasourceService:
         engine = self._connections.engine_for(spec)
         with _reaching(spec):
             return self._inspector.page(
-                spec, engine, query.schema_, query.cursor, query.limit, refresh=query.refresh
+                spec,
+                engine,
+                query.schema_,
+                query.cursor,
+                query.limit,
+                refresh=query.refresh,
+                columns=query.columns,
+            )
+
+    def table_columns(self, user_id: str, query: TableColumnsQuery) -> TableColumnsPage:
+        """One table's columns, a page at a time: what a schema tree asks when a table opens.
+
+        Needs ``view``, like the schema listing it completes."""
+        spec = self.source_for(user_id, query.datasource_id, "view")
+        engine = self._connections.engine_for(spec)
+        with _reaching(spec):
+            return self._inspector.columns_page(
+                spec, engine, query.schema_, query.table, query.cursor, query.limit
             )
 
     def preview(self, user_id: str, query: PreviewQuery) -> PreviewResult:

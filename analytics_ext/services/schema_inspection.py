@@ -28,7 +28,14 @@ from sqlalchemy.engine.reflection import Inspector, ObjectKind
 
 from ..engine.spec import SourceSpec
 from ..errors import Invalid, NotFound
-from ..schemas.datasources import ColumnOut, ForeignKeyOut, RelationOut, SchemaPage
+from ..schemas.datasources import (
+    ColumnOut,
+    ForeignKeyOut,
+    RelationName,
+    RelationOut,
+    SchemaPage,
+    TableColumnsPage,
+)
 from ..store.types import utcnow
 
 SYSTEM_SCHEMAS: Final = frozenset(
@@ -52,6 +59,8 @@ class Catalog(Protocol):
     def relations(self, schema: str) -> list[Relation]: ...
 
     def describe(self, schema: str, relations: list[Relation]) -> list[RelationOut]: ...
+
+    def row_estimates(self, schema: str, names: list[str]) -> dict[str, int | None]: ...
 
 
 # -- SQLAlchemy (PostgreSQL, MariaDB/MySQL, SQLite) -----------------------------------------------
@@ -92,7 +101,7 @@ class SqlAlchemyCatalog:
         foreign = self._inspector.get_multi_foreign_keys(
             schema=schema, filter_names=names, kind=kinds
         )
-        estimates = self._row_estimates(schema, names)
+        estimates = self.row_estimates(schema, names)
         described = []
         for relation in relations:
             key = (schema, relation.name)
@@ -125,7 +134,8 @@ class SqlAlchemyCatalog:
             )
         return described
 
-    def _row_estimates(self, schema: str, names: list[str]) -> dict[str, int | None]:
+    def row_estimates(self, schema: str, names: list[str]) -> dict[str, int | None]:
+        """The database's own row estimates for ``names`` (one catalog query, no scans)."""
         if not names:
             return {}
         dialect = self._dialect.name
@@ -229,15 +239,7 @@ class DuckDBCatalog:
                         referred_columns=list(referred_cols),
                     )
                 )
-        estimates = dict(
-            self._rows(
-                "SELECT table_name, estimated_size FROM duckdb_tables() "
-                "WHERE database_name = current_database() AND schema_name = :s "
-                "AND table_name IN :names",
-                s=schema,
-                names=names,
-            )
-        )
+        estimates = self.row_estimates(schema, names)
         return [
             RelationOut(
                 name=r.name,
@@ -257,6 +259,20 @@ class DuckDBCatalog:
             )
             for r in relations
         ]
+
+    def row_estimates(self, schema: str, names: list[str]) -> dict[str, int | None]:
+        """``estimated_size`` of the tables among ``names`` (views have none)."""
+        if not names:
+            return {}
+        return dict(
+            self._rows(
+                "SELECT table_name, estimated_size FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND schema_name = :s "
+                "AND table_name IN :names",
+                s=schema,
+                names=names,
+            )
+        )
 
 
 def catalog_for(connection: Connection) -> Catalog:
@@ -282,6 +298,23 @@ def decode_position(cursor: str) -> str:
     if tag != "after" or not isinstance(name, str):
         raise Invalid("cursor", "is not a cursor this server issued")
     return name
+
+
+def encode_offset(offset: int) -> str:
+    raw = json.dumps(["column", offset], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_offset(cursor: str) -> int:
+    """The column offset a columns page's ``next`` named; Invalid for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        tag, offset = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise Invalid("cursor", "is not a cursor this server issued") from None
+    if tag != "column" or type(offset) is not int or offset < 0:
+        raise Invalid("cursor", "is not a cursor this server issued")
+    return offset
 
 
 @dataclass(frozen=True)
@@ -351,7 +384,10 @@ class SchemaInspector:
         limit: int,
         *,
         refresh: bool = False,
+        columns: bool = True,
     ) -> SchemaPage:
+        """One page of relations in name order: described (columns, keys), or with
+        ``columns=False`` only their names, kinds and row estimates (no column reflection)."""
         if refresh:
             self.invalidate(spec.id)
         after = decode_position(cursor) if cursor else None
@@ -361,8 +397,17 @@ class SchemaInspector:
             relations = self.relations(spec, engine, schema)
             start = bisect.bisect_right([r.name for r in relations], after) if after else 0
             chosen = relations[start : start + limit]
+            items: list[RelationOut] | list[RelationName]
             with engine.connect() as connection:
-                items = catalog_for(connection).describe(schema, chosen)
+                catalog = catalog_for(connection)
+                if columns:
+                    items = catalog.describe(schema, chosen)
+                else:
+                    estimates = catalog.row_estimates(schema, [r.name for r in chosen])
+                    items = [
+                        RelationName(name=r.name, kind=r.kind, row_estimate=estimates.get(r.name))
+                        for r in chosen
+                    ]
             more = start + limit < len(relations)
             return SchemaPage(
                 datasource_id=spec.id,
@@ -374,7 +419,7 @@ class SchemaInspector:
                 cached_at=utcnow(),
             )
 
-        key = (spec.id, spec.revision, "page", schema, after, limit)
+        key = (spec.id, spec.revision, "page" if columns else "names", schema, after, limit)
         return self._cached(key, compute)
 
     def describe_relation(
@@ -391,3 +436,35 @@ class SchemaInspector:
                 return catalog_for(connection).describe(schema, match)[0]
 
         return schema, self._cached((spec.id, spec.revision, "relation", schema, name), compute)
+
+    def columns_page(
+        self,
+        spec: SourceSpec,
+        engine: Engine,
+        schema: str | None,
+        name: str,
+        cursor: str | None,
+        limit: int,
+    ) -> TableColumnsPage:
+        """One relation with ``limit`` of its columns from the cursor on, in table order.
+
+        The relation is described once (and cached per revision), so later pages of a very
+        wide table are slices of that, not catalog queries."""
+        start = decode_offset(cursor) if cursor else 0
+        schema, relation = self.describe_relation(spec, engine, schema, name)
+        total = len(relation.columns)
+        if start > total:
+            raise Invalid("cursor", "points past the table's last column")
+        end = start + limit
+        return TableColumnsPage(
+            datasource_id=spec.id,
+            schema=schema,
+            table=relation.name,
+            kind=relation.kind,
+            row_estimate=relation.row_estimate,
+            primary_key=relation.primary_key,
+            foreign_keys=relation.foreign_keys,
+            columns=relation.columns[start:end],
+            next=encode_offset(end) if end < total else None,
+            total_columns=total,
+        )
