@@ -26,7 +26,7 @@ from . import (
 from .base import AnalyticsHandler
 from .sharing import share_routes
 from .system import HealthHandler, InfoHandler, NotFoundHandler, OpenAPIHandler
-from .user import AvatarHandler, UserHandler
+from .user import AvatarHandler, UserHandler, UserSearchHandler
 
 ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     (r"/api/health", HealthHandler),
@@ -34,6 +34,7 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     (r"/api/analytics/openapi\.json", OpenAPIHandler),
     (r"/api/user", UserHandler),
     (r"/api/user/avatar", AvatarHandler),
+    (r"/api/users", UserSearchHandler),
     *activity.ROUTES,
     *api_keys.ROUTES,
     *settings.ROUTES,
@@ -54,7 +55,10 @@ ROUTES: Final[list[tuple[str, type[AnalyticsHandler]]]] = [
     *share_routes("dashboards", res.DASHBOARDS, ("dashboard",)),
     *dashboard_view.ROUTES,  # the viewer pages and Voila paths (pages, outside /api)
     # Last: anything else under our areas answers a JSON 404 instead of Jupyter's HTML page.
-    (r"/api/(?:admin|analytics|auth|chart|dashboards|datasources|query|user)/.*", NotFoundHandler),
+    (
+        r"/api/(?:admin|analytics|auth|chart|dashboards|datasources|query|users?)/.*",
+        NotFoundHandler,
+    ),
 ]
 
 PUBLIC_ROUTES: Final[dict[str, frozenset[str]]] = {

@@ -1,4 +1,4 @@
-"""The caller's own account."""
+"""The caller's own account, and finding other accounts to share with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from tornado import web
 
 from ..auth import resources as res
 from ..auth.identity import avatar_url
-from ..schemas.users import UserOut, UserProfileUpdate, UserView
+from ..schemas.users import UserOut, UserProfileUpdate, UserSearchQuery, UserView
 from ..services.avatars import MAX_UPLOAD_BYTES
 from .base import AnalyticsHandler
 
@@ -72,3 +72,21 @@ class AvatarHandler(AnalyticsHandler):
         await self.run(self.services.avatars.remove, self.user_id, self.origin)
         self.set_status(204)
         self.finish()
+
+
+class UserSearchHandler(AnalyticsHandler):
+    """``GET /api/users?query=&limit=``: accounts whose name begins with ``query``, for the
+    share dialog's "share with" field.
+
+    Every account may ask (sharing is for everyone); a share link or kernel token may not
+    (``accepts_share_links`` stays off: 404). The answer names people and nothing else.
+    """
+
+    auth_resource = res.USERS
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.parse_query(UserSearchQuery)
+        users = await self.run(self.services.users.search, self.user_id, query.query, query.limit)
+        self.write_json({"items": [user.model_dump(mode="json") for user in users]})

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from .base import RequestModel, ResponseModel
+from .base import QueryModel, RequestModel, ResponseModel
 
 # Control characters break logs and layouts; bidi overrides let a name display as another.
 _FORBIDDEN = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
@@ -88,3 +88,37 @@ class UserProfileUpdate(RequestModel):
         if value is None:
             raise ValueError("must not be null (omit the field to leave it unchanged)")
         return value
+
+
+USER_QUERY_MIN = 2
+"""The shortest prefix ``GET /api/users`` answers: usernames are at least 2 characters, and an
+empty or one-letter search would come close to listing every account."""
+USER_QUERY_LIMIT = 25
+"""The most accounts one search returns: enough to pick from, too few to page through people."""
+
+
+class UserSearchQuery(QueryModel):
+    """``GET /api/users?query=&limit=``: accounts to share with, found by a name's beginning."""
+
+    query: str = Field(max_length=128)
+    """The beginning of a username or display name (case-insensitive; ``%`` and ``_`` are
+    matched as themselves)."""
+    limit: int = Field(10, ge=1, le=USER_QUERY_LIMIT)
+
+    @field_validator("query")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if len(value) < USER_QUERY_MIN:
+            raise ValueError(
+                f"type at least {USER_QUERY_MIN} characters of a username or display name"
+            )
+        return value
+
+
+class UserMatch(ResponseModel):
+    """An account as another user may see it when sharing: how to name it, nothing more (no
+    email address, no roles)."""
+
+    id: str
+    username: str
+    display_name: str

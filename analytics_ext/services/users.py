@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound
-from ..schemas.users import UserOut, UserProfileUpdate
+from ..schemas.users import UserMatch, UserOut, UserProfileUpdate
 from ..store import Database
 from ..store.models import User
 from .activity import ActivityLog
+from .sharing import is_link_actor
 
 
 def canonical_username(name: str) -> str:
@@ -109,6 +110,34 @@ class UserService:
             if user is None:
                 raise NotFound("user not found")
             return UserOut.model_validate(user)
+
+    def search(self, actor_id: str, prefix: str, limit: int) -> list[UserMatch]:
+        """Accounts whose username or display name begins with ``prefix`` (case-insensitive),
+        by username, at most ``limit``: whom ``actor_id`` may share an object with.
+
+        Disabled accounts (and those being deleted) are left out, since a grant cannot name
+        them, and so is the caller, who cannot share with themselves. ``%`` and ``_`` in the
+        prefix match only themselves. Only an account may search: a share link or a kernel
+        token is not a person and learns nothing about who else is here.
+        """
+        if is_link_actor(actor_id):
+            raise NotFound("not found")
+        username = canonical_username(prefix)
+        with self._db.transaction() as tx:
+            rows = tx.scalars(
+                select(User)
+                .where(
+                    User.disabled_at.is_(None),
+                    User.id != actor_id,
+                    or_(
+                        User.username.startswith(username, autoescape=True),
+                        User.display_name.istartswith(prefix, autoescape=True),
+                    ),
+                )
+                .order_by(User.username)
+                .limit(limit)
+            ).all()
+            return [UserMatch.model_validate(user) for user in rows]
 
     def update_profile(
         self, user_id: str, changes: UserProfileUpdate, email: str | None = None
