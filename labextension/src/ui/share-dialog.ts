@@ -5,8 +5,7 @@
  * area's `api/<area>/share` routes and `api/users`; the server decides who
  * may do what and its messages are shown as they are.
  */
-import { Dialog } from '@jupyterlab/apputils';
-import { Clipboard } from '@jupyterlab/apputils';
+import { Clipboard, Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { errorMessage } from '../api/request';
