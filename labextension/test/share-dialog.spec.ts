@@ -285,6 +285,7 @@ describe('ShareDialogBody', () => {
     await flush();
     expect(input.value).toBe('');
     expect(submit.disabled).toBe(true); // nobody picked any more
+    expect(list.querySelectorAll('[role="option"]')).toHaveLength(0); // none stale
     const names = [...body.node.querySelectorAll('[data-testid="share-grant-name"]')];
     expect(names.map(node => node.textContent)).toEqual(['adam']);
     expect(changes).toHaveLength(1);

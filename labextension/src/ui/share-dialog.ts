@@ -411,6 +411,7 @@ export class ShareDialogBody extends Widget {
       this._copyStatus.textContent = '';
       this._linkResult.hidden = false;
       this._linkDays.value = '';
+      this._linkResult.scrollIntoView?.({ block: 'nearest' });
       this._linkUrl.focus();
       this._linkUrl.select();
       this._hooks.onChange?.();

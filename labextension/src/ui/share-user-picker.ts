@@ -100,7 +100,7 @@ export class UserPicker {
     this._setPicked(null);
     this._state.clear();
     this._status.textContent = '';
-    this._close();
+    this._render();
   }
 
   /** Stop pending lookups (the dialog closed). */
@@ -118,7 +118,7 @@ export class UserPicker {
         prefix.length === 0
           ? ''
           : `Type at least ${MIN_USER_QUERY} characters to search.`;
-      this._close();
+      this._render();
       return;
     }
     let users: IUserMatch[];
@@ -127,7 +127,7 @@ export class UserPicker {
     } catch (error) {
       if (seq === this._seq) {
         this._state.clear();
-        this._close();
+        this._render();
         this._status.textContent = errorMessage(error);
       }
       return;
