@@ -259,7 +259,7 @@ describe('notebook cell code', () => {
         'query_editor = widgets.open_query("AbC_-123456789012345678")',
         'display(query_editor)',
         'query_editor.wait()  # the saved query and the datasource list have loaded',
-        'query_editor.run()'
+        'query_editor.run();  # the grid fills in when the run ends'
       ].join('\n')
     );
     expect(openQueryCode('x")\nimport os\n("')).toContain(

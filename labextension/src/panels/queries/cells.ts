@@ -61,7 +61,7 @@ export function openQueryCode(queryId: string): string {
     `query_editor = widgets.open_query(${pythonString(queryId)})`,
     'display(query_editor)',
     'query_editor.wait()  # the saved query and the datasource list have loaded',
-    'query_editor.run()'
+    'query_editor.run();  # the grid fills in when the run ends'
   ].join('\n');
 }
 
@@ -77,7 +77,7 @@ export function openSqlCode(sql: string, datasourceId: string | null): string {
     `query_editor = widgets.QueryEditor(sql=${pythonSql(sql)}${datasource})`,
     'display(query_editor)',
     'query_editor.wait()  # the datasource list has loaded',
-    'query_editor.run()'
+    'query_editor.run();  # the grid fills in when the run ends'
   ].join('\n');
 }
 

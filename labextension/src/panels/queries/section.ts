@@ -11,6 +11,7 @@
  * never interrupted by a reload.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { addIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { AccordionPanel, Menu } from '@lumino/widgets';
 
 import { AnalyticsAPIError, errorMessage } from '../../api';
@@ -68,6 +69,18 @@ export class QueriesSection extends AnalyticsSectionWidget {
     });
     this.addClass(CSS);
     this.node.insertBefore(this._buildHeader(), this.body);
+    this.addButton({
+      icon: addIcon,
+      tooltip: 'New query',
+      testId: 'queries-new',
+      onClick: () => this.showNewQueryForm()
+    });
+    this.addButton({
+      icon: refreshIcon,
+      tooltip: 'Refresh queries',
+      testId: 'queries-refresh',
+      onClick: () => void this.refresh()
+    });
   }
 
   // -- what commands call ----------------------------------------------------------------------
@@ -563,13 +576,6 @@ export class QueriesSection extends AnalyticsSectionWidget {
       this._filter = { ...this._filter, datasourceId: this._datasourceSelect.value || null };
       void this.refresh();
     });
-    const newQuery = h('button', {
-      className: `${CSS}-button jp-mod-accept`,
-      testId: 'queries-new',
-      text: 'New query',
-      attrs: { type: 'button' }
-    });
-    newQuery.addEventListener('click', () => this.showNewQueryForm());
     this._filters = h(
       'div',
       { className: `${CSS}-filters` },
@@ -588,7 +594,7 @@ export class QueriesSection extends AnalyticsSectionWidget {
     return h(
       'div',
       { className: `${CSS}-header` },
-      h('div', { className: `${CSS}-bar` }, tabs, newQuery),
+      tabs,
       this._filters,
       this._noticeBox,
       this._formSlot

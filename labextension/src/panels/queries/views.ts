@@ -151,14 +151,13 @@ export function queryRow(
         text: query.name,
         attrs: { title: query.description || query.name }
       }),
-      meta,
+      h('div', { className: `${CSS}-line` }, meta, actions),
       h('div', {
         className: `${CSS}-status`,
         testId: 'queries-row-status',
         attrs: { 'aria-live': 'polite' }
       })
-    ),
-    actions
+    )
   );
   return row;
 }
