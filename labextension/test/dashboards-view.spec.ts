@@ -96,7 +96,7 @@ describe('DashboardsSection', () => {
       !(byTestId(row, id)[0] as HTMLButtonElement).disabled;
     expect(enabled(published, 'dashboard-open')).toBe(true);
     expect(enabled(published, 'dashboard-share')).toBe(true);
-    expect(byTestId(published, 'dashboard-publish')[0].textContent).toBe('Publish again');
+    expect(byTestId(published, 'dashboard-publish')[0].textContent).toBe('Republish');
     expect(byTestId(draft, 'dashboard-state')[0].textContent).toBe('Draft v1 · not published');
     expect(byTestId(draft, 'dashboard-owner')[0].textContent).toBe('Shared with you');
     expect(enabled(draft, 'dashboard-open')).toBe(false);

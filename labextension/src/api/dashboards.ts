@@ -2,8 +2,8 @@
  * `dashboards` routes of the analytics REST API and the shapes they answer
  * with (`analytics_ext/schemas/dashboards.py`, `openapi/dashboards.yaml`).
  */
-import { AreaAPI } from './base';
-import type { IDownload } from './request';
+import { AreaAPI, type Query } from './base';
+import { type IDownload, requestAPI, requestBlob, withQuery } from './request';
 
 /** A caller's level on a dashboard, weakest first. */
 export type DashboardLevel = 'view' | 'edit' | 'manage';
@@ -114,9 +114,19 @@ function item(id: string, rest = ''): string {
 }
 
 export class DashboardsAPI extends AreaAPI {
+  /**
+   * A GET that is never answered from the browser's cache, without the
+   * cache-busting `?<timestamp>` parameter `ServerConnection` appends for its
+   * default `cache: 'no-store'`: the server validates query strings strictly
+   * and refuses that unknown parameter (422).
+   */
+  private _fresh<T>(path: string, query: Query = {}): Promise<T> {
+    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
+  }
+
   /** One page of the dashboards the caller may view, oldest first. */
   page(query: IDashboardListQuery = {}): Promise<IDashboardPage> {
-    return this.get<IDashboardPage>('api/dashboards', { ...query });
+    return this._fresh<IDashboardPage>('api/dashboards', { ...query });
   }
 
   /**
@@ -142,7 +152,7 @@ export class DashboardsAPI extends AreaAPI {
   }
 
   getDashboard(id: string): Promise<IDashboard> {
-    return this.get<IDashboard>(item(id));
+    return this._fresh<IDashboard>(item(id));
   }
 
   create(body: IDashboardCreate): Promise<IDashboard> {
@@ -169,9 +179,11 @@ export class DashboardsAPI extends AreaAPI {
 
   /** A static, self-contained file of the dashboard (server-rendered). */
   exportFile(id: string, format: DashboardExportFormat): Promise<IDownload> {
-    return this.download(item(id, '/export'), {
-      query: { format },
-      fallbackName: `dashboard.${format}`
-    });
+    return requestBlob(
+      withQuery(item(id, '/export'), { format }),
+      { cache: 'no-cache' },
+      this.settings,
+      `dashboard.${format}`
+    );
   }
 }

@@ -170,7 +170,7 @@ export class DashboardsSection extends AnalyticsSectionWidget {
       this._button('↗', 'dashboard-open-external', !allowed.open || busy,
         allowed.open ? 'Open the published dashboard in a new browser tab' : 'Publish it first to open its view',
         () => this.actions.openInBrowser(dashboard)),
-      this._button(state === 'draft' ? 'Publish' : 'Publish again', 'dashboard-publish',
+      this._button(state === 'draft' ? 'Publish' : 'Republish', 'dashboard-publish',
         !allowed.publish || busy,
         allowed.publish ? 'Publish the current version for viewers' : 'You can view this dashboard but not publish it',
         () => void this.actions.publish(dashboard)),
@@ -178,7 +178,7 @@ export class DashboardsSection extends AnalyticsSectionWidget {
         allowed.share ? 'Share with people or by link' : 'Only people who manage this dashboard can share it',
         () => void this.actions.share(dashboard)),
       this._button('⋯', 'dashboard-more', false, 'More actions', (event: MouseEvent) => {
-        this.ctx.app.contextMenu.open(event);
+        openRowMenu(event.currentTarget as HTMLElement);
       })
     );
     const row = h(
@@ -213,7 +213,7 @@ export class DashboardsSection extends AnalyticsSectionWidget {
     onClick: (event: MouseEvent) => void
   ): HTMLButtonElement {
     const button = h('button', {
-      className: `${CSS}-button jp-mod-styled`,
+      className: `${CSS}-button`,
       testId,
       text: label,
       attrs: { type: 'button', title: tooltip, 'aria-label': `${tooltip}` }
@@ -245,4 +245,22 @@ export class DashboardsSection extends AnalyticsSectionWidget {
   private _items: IDashboard[] = [];
   private _truncated = false;
   private _currentUserId: string | null = null;
+}
+
+/**
+ * Open the row's context menu from its ⋯ button, as a right-click there
+ * would: JupyterLab opens it from the `contextmenu` event and remembers the
+ * event for `contextMenuHitTest`, which the commands use to find the row.
+ * Works from the keyboard too (the menu sits under the button).
+ */
+function openRowMenu(button: HTMLElement): void {
+  const box = button.getBoundingClientRect();
+  button.dispatchEvent(
+    new MouseEvent('contextmenu', {
+      bubbles: true,
+      cancelable: true,
+      clientX: box.left,
+      clientY: box.bottom
+    })
+  );
 }
