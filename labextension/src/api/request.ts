@@ -50,6 +50,17 @@ export function withQuery(
   return text ? `${path}?${text}` : path;
 }
 
+/**
+ * `init` with the cache mode every analytics call uses. JupyterLab's default,
+ * `no-store`, makes `makeRequest` append a timestamp to the URL as a cache
+ * buster; our routes refuse query parameters they do not name (422), and
+ * their answers carry `Cache-Control: no-store` anyway, so `no-cache` (always
+ * revalidate) loses nothing and keeps URLs exact.
+ */
+export function withCacheMode(init: RequestInit): RequestInit {
+  return init.cache === undefined ? { ...init, cache: 'no-cache' } : init;
+}
+
 /** `init` for a JSON body sent with `method`. */
 export function jsonBody(method: string, body: unknown): RequestInit {
   return {
@@ -72,7 +83,11 @@ export async function requestAPI<T>(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, endPoint);
-  const response = await ServerConnection.makeRequest(url, init, settings);
+  const response = await ServerConnection.makeRequest(
+    url,
+    withCacheMode(init),
+    settings
+  );
   const text = await response.text();
   const data = parseJSON(text);
 
@@ -112,7 +127,11 @@ export async function requestBlob(
   fallbackName = 'download'
 ): Promise<IDownload> {
   const url = URLExt.join(settings.baseUrl, endPoint);
-  const response = await ServerConnection.makeRequest(url, init, settings);
+  const response = await ServerConnection.makeRequest(
+    url,
+    withCacheMode(init),
+    settings
+  );
   if (!response.ok) {
     const text = await response.text();
     throw errorFromResponse(response, parseJSON(text));
