@@ -4,6 +4,7 @@ import { Widget } from '@lumino/widgets';
 import { AnalyticsAPIError } from '../src/api';
 import type { IDashboard } from '../src/api/dashboards';
 import type { IAnalyticsContext } from '../src/context';
+import { DashboardActions } from '../src/panels/dashboards/actions';
 import { renameDashboardDialog } from '../src/panels/dashboards/dialogs';
 import { DashboardsSection } from '../src/panels/dashboards/section';
 import { DashboardViewer, VIEWER_SANDBOX } from '../src/panels/dashboards/viewer';
@@ -189,5 +190,36 @@ describe('rename dialog', () => {
     accept();
     await expect(done).resolves.toBe(true);
     expect(rename).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('DashboardActions', () => {
+  it('opens a dashboard in a notebook with the call the published notebook runs', async () => {
+    const ctx = fakeContext(() => Promise.resolve([]));
+    const feedback = { pending: jest.fn(), failed: jest.fn() };
+    const actions = new DashboardActions(ctx, feedback);
+    await actions.openInNotebook(dashboard({ id: 'B'.repeat(22) }));
+    expect(ctx.notebooks.insert).toHaveBeenCalledWith(
+      `from analytics_ext.dashboards.view import show\nshow("${'B'.repeat(22)}")`,
+      { run: true }
+    );
+    expect(feedback.pending).toHaveBeenLastCalledWith('B'.repeat(22), null);
+    expect(feedback.failed).not.toHaveBeenCalledWith('B'.repeat(22), expect.any(String));
+  });
+
+  it("reports a failed export's server message on the row and ends the pending state", async () => {
+    const ctx = fakeContext(() => Promise.resolve([]));
+    const exportFile = jest.fn(() =>
+      Promise.reject(new AnalyticsAPIError(new Response('{}', { status: 503 }), 'no Chromium for PDF', null))
+    );
+    (ctx.api.dashboards as unknown as { exportFile: typeof exportFile }).exportFile = exportFile;
+    const feedback = { pending: jest.fn(), failed: jest.fn() };
+    await new DashboardActions(ctx, feedback).exportAs(dashboard(), 'pdf');
+    expect(exportFile).toHaveBeenCalledWith('AAAAAAAAAAAAAAAAAAAAAA', 'pdf');
+    expect(feedback.pending.mock.calls).toEqual([
+      ['AAAAAAAAAAAAAAAAAAAAAA', 'Exporting PDF…'],
+      ['AAAAAAAAAAAAAAAAAAAAAA', null]
+    ]);
+    expect(feedback.failed).toHaveBeenLastCalledWith('AAAAAAAAAAAAAAAAAAAAAA', 'no Chromium for PDF');
   });
 });

@@ -26,6 +26,7 @@ import pytest
 
 from analytics_ext.demo import write_demo_data
 from tests.support.live_server import LiveServer, start_live_server
+from tests.ui.conftest import run_from_palette
 
 if TYPE_CHECKING:
     from playwright.sync_api import FrameLocator, Locator, Page
@@ -361,4 +362,24 @@ def test_publish_open_share_and_export_a_dashboard_from_the_panel(
     assert call(viewer_server, "GET", f"api/dashboards/{other['id']}")["title"] == (
         "Ops latency (p99)"
     )
+
+    # New dashboard from the section's + (an empty board), then the palette's Open Dashboard….
+    show_dashboards_section(page)
+    page.get_by_test_id(NEW).click()
+    page.get_by_test_id(NAME_INPUT).fill("Empty <i>board</i>")
+    page.locator(".jp-Dialog-footer .jp-mod-accept").click()
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    new_row = dashboard_row(page, "Empty <i>board</i>")
+    expect(new_row.get_by_test_id(ROW_TILES)).to_have_text("No tiles")
+    titles = [item["title"] for item in call(viewer_server, "GET", "api/dashboards")["items"]]
+    assert "Empty <i>board</i>" in titles
+
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Launcher").click()
+    picker = page.get_by_test_id("dashboards-pick-select")
+    run_from_palette(page, "Open Dashboard…", shows=picker)
+    expect(picker.locator("option")).to_have_count(1)  # published dashboards only
+    picker.select_option(label=name)
+    page.locator(".jp-Dialog-footer .jp-mod-accept").click()
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text(name)
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)).to_have_count(1)
     assert page.errors == []  # type: ignore[attr-defined]

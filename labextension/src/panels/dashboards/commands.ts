@@ -108,7 +108,7 @@ export function registerDashboardCommands(
   commands.addCommand(DashboardCommandIDs.create, {
     label: 'New Dashboard…',
     caption: 'Create an empty dashboard',
-    execute: () => actions.create()
+    execute: () => section.create()
   });
   commands.addCommand(DashboardCommandIDs.pick, {
     label: 'Open Dashboard…',

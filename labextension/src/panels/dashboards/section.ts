@@ -47,7 +47,7 @@ export class DashboardsSection extends AnalyticsSectionWidget {
       icon: addIcon,
       tooltip: 'New dashboard',
       testId: 'dashboards-new',
-      onClick: () => void this.actions.create()
+      onClick: () => void this.create()
     });
     this.addButton({
       icon: refreshIcon,
@@ -72,6 +72,16 @@ export class DashboardsSection extends AnalyticsSectionWidget {
 
   /** Publish, open, share and the rest; also used by the commands. */
   readonly actions: DashboardActions;
+
+  /** Ask for a name and create a dashboard; the search is cleared so it shows. */
+  async create(): Promise<IDashboard | null> {
+    const created = await this.actions.create();
+    if (created !== null && this._search.value !== '') {
+      this._search.value = '';
+      this._renderList();
+    }
+    return created;
+  }
 
   /** The dashboards as last loaded. */
   get dashboards(): readonly IDashboard[] {
