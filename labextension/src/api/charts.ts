@@ -5,7 +5,13 @@
  * and `chart_export.py`.
  */
 import { AreaAPI } from './base';
-import { type IDownload, requestBlob, withQuery } from './request';
+import type { Query } from './base';
+import {
+  type IDownload,
+  requestAPI,
+  requestBlob,
+  withQuery
+} from './request';
 
 /** The caller's level on a chart or template. */
 export type ChartPermission = 'view' | 'edit' | 'manage';
@@ -129,6 +135,16 @@ export function thumbnailPath(id: string, size: IThumbnailSize): string {
 }
 
 export class ChartsAPI extends AreaAPI {
+  /**
+   * `GET` without JupyterLab's cache buster: its default `cache: 'no-store'`
+   * appends `&<timestamp>` to the URL, which the server's strict query-string
+   * validation refuses (422). Our JSON answers carry `Cache-Control:
+   * no-store`, so `no-cache` still reads fresh data.
+   */
+  protected override get<T>(path: string, query: Query = {}): Promise<T> {
+    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
+  }
+
   /** `GET /api/chart`: the charts the caller may view, oldest first. */
   list(
     options: { limit?: number; cursor?: string | null; queryId?: string } = {}
@@ -156,13 +172,15 @@ export class ChartsAPI extends AreaAPI {
    * The chart's PNG thumbnail. Through the browser's HTTP cache (the server
    * sends an ETag and a short max-age); `revalidate` asks the server again
    * (a 304 when nothing changed) instead of reusing a fresh cached copy.
+   * Never JupyterLab's default `no-store`, which would bypass that cache and
+   * add a cache-busting parameter the route refuses.
    */
   async thumbnail(
     id: string,
     size: IThumbnailSize,
     revalidate = false
   ): Promise<Blob> {
-    const init: RequestInit = revalidate ? { cache: 'no-cache' } : {};
+    const init: RequestInit = { cache: revalidate ? 'no-cache' : 'default' };
     const file = await requestBlob(thumbnailPath(id, size), init, this.settings);
     return file.blob;
   }

@@ -13,7 +13,7 @@ import type {
 } from '../../api/charts';
 
 /** The box a thumbnail is shown in, in CSS pixels (see charts.css). */
-export const THUMBNAIL_BOX: IThumbnailSize = { width: 96, height: 60 };
+export const THUMBNAIL_BOX: IThumbnailSize = { width: 112, height: 70 };
 /** The server's bounds for either side of a thumbnail. */
 export const THUMBNAIL_MIN = 50;
 export const THUMBNAIL_MAX = 800;

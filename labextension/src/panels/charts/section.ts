@@ -6,7 +6,7 @@
  * themselves are commands (`commands.ts`), so buttons, context menu and
  * palette do the same thing.
  */
-import { addIcon } from '@jupyterlab/ui-components';
+import { addIcon, refreshIcon } from '@jupyterlab/ui-components';
 
 import { errorMessage } from '../../api';
 import type { IChart, IChartPage } from '../../api/charts';
@@ -55,6 +55,12 @@ export class ChartsSection extends AnalyticsSectionWidget {
       h('div', { className: `${CSS}-searchBar` }, this.search),
       this.body
     );
+    this.addButton({
+      icon: refreshIcon,
+      tooltip: 'Refresh charts and thumbnails',
+      testId: 'charts-refresh',
+      onClick: () => void this.reload(true)
+    });
     this.addButton({
       icon: addIcon,
       tooltip: 'Apply a chart template…',

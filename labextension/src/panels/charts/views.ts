@@ -85,45 +85,56 @@ export function chartRow(
       h(
         'div',
         { className: `${CSS}-meta`, testId: 'chart-meta' },
-        h('span', { className: `${CSS}-type`, testId: 'chart-type', text: type }),
-        h('span', { className: `${CSS}-sep`, text: ' · ', attrs: { 'aria-hidden': 'true' } }),
+        h('span', {
+          className: `${CSS}-type`,
+          testId: 'chart-type',
+          text: type
+        }),
+        h('span', {
+          className: `${CSS}-sep`,
+          text: ' · ',
+          attrs: { 'aria-hidden': 'true' }
+        }),
         h('span', {
           className: `${CSS}-query`,
           testId: 'chart-query',
           text: query,
           attrs: { title: `Query: ${query}` }
         })
+      )
+    ),
+    h(
+      'div',
+      {
+        className: `${CSS}-actions`,
+        attrs: { role: 'group', 'aria-label': 'Chart actions' }
+      },
+      iconButton(notebookIcon, 'Open in notebook', 'chart-open', () =>
+        actions.open(chart)
       ),
-      h(
-        'div',
-        { className: `${CSS}-actions`, attrs: { role: 'group', 'aria-label': 'Chart actions' } },
-        iconButton(notebookIcon, 'Open in notebook', 'chart-open', () =>
-          actions.open(chart)
-        ),
-        iconButton(downloadIcon, 'Export…', 'chart-export', button =>
-          actions.exportMenu(chart, button)
-        ),
-        iconButton(
-          shareIcon,
-          'Share…',
-          'chart-share',
-          () => actions.share(chart),
-          canManage ? undefined : 'Sharing needs the manage permission on this chart'
-        ),
-        iconButton(
-          editIcon,
-          'Rename…',
-          'chart-rename',
-          () => actions.rename(chart),
-          canEdit ? undefined : 'Renaming needs the edit permission on this chart'
-        ),
-        iconButton(
-          deleteIcon,
-          'Delete…',
-          'chart-delete',
-          () => actions.remove(chart),
-          canManage ? undefined : 'Deleting needs the manage permission on this chart'
-        )
+      iconButton(downloadIcon, 'Export…', 'chart-export', button =>
+        actions.exportMenu(chart, button)
+      ),
+      iconButton(
+        shareIcon,
+        'Share…',
+        'chart-share',
+        () => actions.share(chart),
+        canManage ? undefined : 'Sharing needs the manage permission on this chart'
+      ),
+      iconButton(
+        editIcon,
+        'Rename…',
+        'chart-rename',
+        () => actions.rename(chart),
+        canEdit ? undefined : 'Renaming needs the edit permission on this chart'
+      ),
+      iconButton(
+        deleteIcon,
+        'Delete…',
+        'chart-delete',
+        () => actions.remove(chart),
+        canManage ? undefined : 'Deleting needs the manage permission on this chart'
       )
     )
   );
