@@ -299,5 +299,14 @@ describe('DatasourcesAPI', () => {
       limit: '200'
     });
     expect(second.searchParams.has('columns')).toBe(false);
+    // No cache-busting `&<timestamp>`: the server refuses unknown parameters.
+    expect([...first.searchParams.keys()]).toEqual([
+      'datasource_id',
+      'schema',
+      'cursor',
+      'limit',
+      'columns'
+    ]);
+    expect([...second.searchParams.keys()]).toEqual(['datasource_id', 'schema', 'table', 'limit']);
   });
 });

@@ -308,7 +308,6 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
       );
     });
     this._tree.replaceChildren(...items);
-    this._applyRovingFocus(hadFocus);
 
     const children: HTMLElement[] = [];
     if (this._items.length === 0) {
@@ -344,6 +343,8 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
       children.push(more);
     }
     this._body.replaceChildren(...children);
+    // Replacing items (and moving the tree) drops focus: restore it last.
+    this._applyRovingFocus(hadFocus);
   }
 
   /** One item is in the tab order (the focused one, else the first). */
