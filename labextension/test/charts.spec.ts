@@ -12,7 +12,10 @@ import {
   thumbnailKey,
   thumbnailRequestSize
 } from '../src/panels/charts/model';
-import { LazyThumbnails, ThumbnailStore } from '../src/panels/charts/thumbnails';
+import {
+  LazyThumbnails,
+  ThumbnailStore
+} from '../src/panels/charts/thumbnails';
 import { chartRow, type IRowActions } from '../src/panels/charts/views';
 
 const ID = 'abcdefghijklmnopqrstuv';
@@ -74,7 +77,9 @@ describe('thumbnail URLs and sizes', () => {
   it('keys a picture by revision and size', () => {
     const size = { width: 192, height: 120 };
     const a = thumbnailKey(chart(), size);
-    expect(thumbnailKey(chart({ updated_at: '2026-11-28T00:00:00Z' }), size)).not.toBe(a);
+    expect(
+      thumbnailKey(chart({ updated_at: '2026-11-28T00:00:00Z' }), size)
+    ).not.toBe(a);
     expect(thumbnailKey(chart(), { width: 100, height: 120 })).not.toBe(a);
     expect(thumbnailKey(chart({ name: 'other' }), size)).toBe(a);
   });
@@ -133,7 +138,10 @@ describe('ThumbnailStore', () => {
     expect(calls).toHaveLength(1);
 
     // A new revision of the chart: a new picture; the old URL is revoked once it is ready.
-    const newer = store.load(chart({ updated_at: '2026-11-28T00:00:00Z' }), size);
+    const newer = store.load(
+      chart({ updated_at: '2026-11-28T00:00:00Z' }),
+      size
+    );
     expect(store.current(ID)).toBe('blob:1');
     expect(objects.revoked).toEqual([]);
     calls[1].resolve(new Blob(['png2']));
@@ -199,23 +207,37 @@ describe('LazyThumbnails', () => {
       unobserve: () => undefined,
       disconnect: () => undefined
     } as unknown as IntersectionObserver;
-    const lazy = new LazyThumbnails(store, { width: 192, height: 120 }, null, cb => {
-      callback = cb;
-      return observer;
-    });
+    const lazy = new LazyThumbnails(
+      store,
+      { width: 192, height: 120 },
+      null,
+      cb => {
+        callback = cb;
+        return observer;
+      }
+    );
     const good = chart();
     const bad = chart({ id: 'B'.repeat(22), name: 'Broken' });
     const goodRow = chartRow(good, new Map(), noActions);
     const badRow = chartRow(bad, new Map(), noActions);
-    const goodCell = goodRow.querySelector<HTMLElement>('[data-testid="chart-thumbnail"]')!;
-    const badCell = badRow.querySelector<HTMLElement>('[data-testid="chart-thumbnail"]')!;
+    const goodCell = goodRow.querySelector<HTMLElement>(
+      '[data-testid="chart-thumbnail"]'
+    )!;
+    const badCell = badRow.querySelector<HTMLElement>(
+      '[data-testid="chart-thumbnail"]'
+    )!;
     lazy.observe(goodCell, good);
     lazy.observe(badCell, bad);
     expect(calls).toHaveLength(0); // nothing visible yet
-    expect(goodCell.querySelector('[data-testid="chart-thumbnail-spinner"]')).not.toBeNull();
+    expect(
+      goodCell.querySelector('[data-testid="chart-thumbnail-spinner"]')
+    ).not.toBeNull();
 
     const entry = (target: Element) =>
-      ({ target, isIntersecting: true }) as unknown as IntersectionObserverEntry;
+      ({
+        target,
+        isIntersecting: true
+      }) as unknown as IntersectionObserverEntry;
     callback!([entry(goodCell), entry(badCell)], observer);
     expect(calls.map(c => c.id)).toEqual([good.id, bad.id]);
     calls[0].resolve(new Blob(['png']));
@@ -226,7 +248,9 @@ describe('LazyThumbnails', () => {
     expect(img.getAttribute('src')).toBe('blob:1');
     expect(img.alt).toBe('Thumbnail of Revenue by region');
     expect(goodCell.classList.contains('jp-mod-pending')).toBe(false);
-    expect(badCell.querySelector('[data-testid="chart-thumbnail-error"]')).not.toBeNull();
+    expect(
+      badCell.querySelector('[data-testid="chart-thumbnail-error"]')
+    ).not.toBeNull();
     expect(badCell.title).toBe('No thumbnail: the chart draws 60,000 rows');
     expect(badCell.classList.contains('jp-mod-error')).toBe(true);
   });
@@ -234,17 +258,33 @@ describe('LazyThumbnails', () => {
 
 describe('export', () => {
   it('offers PNG, SVG, PDF, CSV and JSON and builds the request body', () => {
-    expect(EXPORT_FORMATS.map(e => e.format)).toEqual(['png', 'svg', 'pdf', 'csv', 'json']);
-    expect(exportBody(ID, 'png')).toEqual({ chart_id: ID, format: 'png', scale: 2 });
+    expect(EXPORT_FORMATS.map(e => e.format)).toEqual([
+      'png',
+      'svg',
+      'pdf',
+      'csv',
+      'json'
+    ]);
+    expect(exportBody(ID, 'png')).toEqual({
+      chart_id: ID,
+      format: 'png',
+      scale: 2
+    });
     expect(exportBody(ID, 'csv')).toEqual({ chart_id: ID, format: 'csv' });
     expect(exportBody(ID, 'json')).toEqual({ chart_id: ID, format: 'json' });
-    expect(() => exportBody(ID, 'exe' as 'png')).toThrow('Unknown export format');
+    expect(() => exportBody(ID, 'exe' as 'png')).toThrow(
+      'Unknown export format'
+    );
   });
 });
 
 describe('list filtering and labels', () => {
   const charts = [
-    chart({ id: 'A'.repeat(22), name: 'Revenue by region', query_id: 'q1'.repeat(11) }),
+    chart({
+      id: 'A'.repeat(22),
+      name: 'Revenue by region',
+      query_id: 'q1'.repeat(11)
+    }),
     chart({
       id: 'B'.repeat(22),
       name: 'Orders over time',
@@ -265,7 +305,8 @@ describe('list filtering and labels', () => {
   ]);
 
   it('matches every word against name, type, description and query name', () => {
-    const ids = (text: string) => filterCharts(charts, text, names).map(c => c.id[0]);
+    const ids = (text: string) =>
+      filterCharts(charts, text, names).map(c => c.id[0]);
     expect(ids('')).toEqual(['A', 'B', 'C']);
     expect(ids('  ')).toEqual(['A', 'B', 'C']);
     expect(ids('REVENUE')).toEqual(['A', 'C']);
@@ -277,13 +318,17 @@ describe('list filtering and labels', () => {
 
   it('labels queries, counts and notebook code', () => {
     expect(queryLabel('q1'.repeat(11), names)).toBe('Regional sales');
-    expect(queryLabel('q2'.repeat(11), names)).toBe('Query not shared with you');
+    expect(queryLabel('q2'.repeat(11), names)).toBe(
+      'Query not shared with you'
+    );
     expect(queryLabel('unknown', names)).toBe('Loading query…');
     expect(countLabel(3, 3, 3)).toBe('3 charts');
     expect(countLabel(1, 1, 1)).toBe('1 chart');
     expect(countLabel(50, 50, 120)).toBe('50 of 120 charts loaded');
     expect(countLabel(2, 3, 3)).toBe('2 of 3 charts match');
-    expect(countLabel(2, 50, 120)).toBe('2 of 50 loaded charts match (120 in all)');
+    expect(countLabel(2, 50, 120)).toBe(
+      '2 of 50 loaded charts match (120 in all)'
+    );
     expect(openChartCode(ID)).toBe(
       `from analytics_ext import widgets\nwidgets.open_chart("${ID}")`
     );
@@ -300,7 +345,11 @@ describe('list filtering and labels', () => {
       })
     ).toEqual({
       templateId: ID,
-      body: { query_id: 'Q'.repeat(22), name: 'Weekly orders', bindings: { x: 'order_date' } }
+      body: {
+        query_id: 'Q'.repeat(22),
+        name: 'Weekly orders',
+        bindings: { x: 'order_date' }
+      }
     });
     expect(checkName('   ')).toBe('Enter a name.');
     expect(checkName('x'.repeat(201))).toContain('200');
@@ -319,7 +368,9 @@ describe('chart rows', () => {
     const name = row.querySelector('[data-testid="chart-name"]')!;
     expect(name.textContent).toBe(evil);
     expect(name.children).toHaveLength(0);
-    expect(row.querySelector('[data-testid="chart-query"]')!.textContent).toBe(evil);
+    expect(row.querySelector('[data-testid="chart-query"]')!.textContent).toBe(
+      evil
+    );
     // The only image in the row is none at all until the thumbnail loads.
     expect(row.querySelectorAll('img')).toHaveLength(0);
     expect(row.getAttribute('aria-label')).toBe(evil);
@@ -329,13 +380,20 @@ describe('chart rows', () => {
     const called: string[] = [];
     const actions: IRowActions = {
       open: c => called.push(`open ${c.name}`),
-      exportMenu: (c, anchor) => called.push(`export ${c.name} ${anchor.dataset.testid}`),
+      exportMenu: (c, anchor) =>
+        called.push(`export ${c.name} ${anchor.dataset.testid}`),
       share: c => called.push(`share ${c.name}`),
       rename: c => called.push(`rename ${c.name}`),
       remove: c => called.push(`remove ${c.name}`)
     };
     const row = chartRow(chart({ name: 'Mine' }), new Map(), actions);
-    for (const id of ['chart-open', 'chart-export', 'chart-share', 'chart-rename', 'chart-delete']) {
+    for (const id of [
+      'chart-open',
+      'chart-export',
+      'chart-share',
+      'chart-rename',
+      'chart-delete'
+    ]) {
       row.querySelector<HTMLButtonElement>(`[data-testid="${id}"]`)!.click();
     }
     expect(called).toEqual([
@@ -345,7 +403,11 @@ describe('chart rows', () => {
       'rename Mine',
       'remove Mine'
     ]);
-    const viewOnly = chartRow(chart({ permission: 'view' }), new Map(), actions);
+    const viewOnly = chartRow(
+      chart({ permission: 'view' }),
+      new Map(),
+      actions
+    );
     const button = (id: string) =>
       viewOnly.querySelector<HTMLButtonElement>(`[data-testid="${id}"]`)!;
     expect(button('chart-open').disabled).toBe(false);

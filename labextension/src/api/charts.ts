@@ -6,32 +6,22 @@
  */
 import { AreaAPI } from './base';
 import type { Query } from './base';
-import {
-  type IDownload,
-  requestAPI,
-  requestBlob,
-  withQuery
-} from './request';
+import { type IDownload, requestAPI, requestBlob, withQuery } from './request';
 
 /** The caller's level on a chart or template. */
 export type ChartPermission = 'view' | 'edit' | 'manage';
 
 export type ChartType =
-  | 'bar'
-  | 'line'
-  | 'area'
-  | 'scatter'
-  | 'pie'
-  | 'histogram'
-  | 'heatmap'
-  | 'box';
+  'bar' | 'line' | 'area' | 'scatter' | 'pie' | 'histogram' | 'heatmap' | 'box';
 
 export type ChartChannel = 'x' | 'y' | 'color' | 'size' | 'facet';
 
 /** A chart's spec as the server answers it (only what the panel reads is typed). */
 export interface IChartSpec {
   type: ChartType;
-  encodings: Partial<Record<ChartChannel, { field: string; type?: string | null }>>;
+  encodings: Partial<
+    Record<ChartChannel, { field: string; type?: string | null }>
+  >;
   [key: string]: unknown;
 }
 
@@ -142,7 +132,11 @@ export class ChartsAPI extends AreaAPI {
    * no-store`, so `no-cache` still reads fresh data.
    */
   protected override get<T>(path: string, query: Query = {}): Promise<T> {
-    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
+    return requestAPI<T>(
+      withQuery(path, query),
+      { cache: 'no-cache' },
+      this.settings
+    );
   }
 
   /** `GET /api/chart`: the charts the caller may view, oldest first. */
@@ -181,7 +175,11 @@ export class ChartsAPI extends AreaAPI {
     revalidate = false
   ): Promise<Blob> {
     const init: RequestInit = { cache: revalidate ? 'no-cache' : 'default' };
-    const file = await requestBlob(thumbnailPath(id, size), init, this.settings);
+    const file = await requestBlob(
+      thumbnailPath(id, size),
+      init,
+      this.settings
+    );
     return file.blob;
   }
 

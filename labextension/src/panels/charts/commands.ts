@@ -12,8 +12,17 @@ import { errorMessage } from '../../api';
 import type { IChart } from '../../api/charts';
 import type { IAnalyticsContext } from '../../context';
 import { openShareDialog } from '../../ui/share-dialog';
-import { applyTemplateDialog, deleteChartDialog, renameChartDialog } from './dialogs';
-import { EXPORT_FORMATS, exportBody, isExportFormat, openChartCode } from './model';
+import {
+  applyTemplateDialog,
+  deleteChartDialog,
+  renameChartDialog
+} from './dialogs';
+import {
+  EXPORT_FORMATS,
+  exportBody,
+  isExportFormat,
+  openChartCode
+} from './model';
 import type { ChartsSection } from './section';
 import type { IRowActions } from './views';
 
@@ -53,7 +62,9 @@ export function registerChartCommands(
 
   const chartOf = (args: ReadonlyPartialJSONObject): IChart | null => {
     const id = typeof args.chartId === 'string' ? args.chartId : null;
-    return id !== null ? (section?.chart(id) ?? null) : (section?.contextChart ?? null);
+    return id !== null
+      ? (section?.chart(id) ?? null)
+      : (section?.contextChart ?? null);
   };
 
   const changed = (id?: string): void => {
@@ -72,13 +83,17 @@ export function registerChartCommands(
   });
 
   app.commands.addCommand(ChartCommandIDs.applyTemplate, {
-    label: args => (args.chartId || args.fromRow ? 'Apply Chart Template to This Query…' : 'Apply Chart Template…'),
+    label: args =>
+      args.chartId || args.fromRow
+        ? 'Apply Chart Template to This Query…'
+        : 'Apply Chart Template…',
     caption: 'Make a new chart from a chart template and a saved query',
     execute: async args => {
       const base = args.fromRow ? chartOf(args) : null;
       const created = await applyTemplateDialog(
         {
-          templates: async () => (await api.charts.templates({ limit: 200 })).items,
+          templates: async () =>
+            (await api.charts.templates({ limit: 200 })).items,
           findQueries: text => api.charts.findQueries(text)
         },
         (templateId, body) => api.charts.applyTemplate(templateId, body),
@@ -86,7 +101,9 @@ export function registerChartCommands(
       );
       if (created !== null) {
         changed(created.id);
-        Notification.success(`Chart “${created.name}” created.`, { autoClose: 4000 });
+        Notification.success(`Chart “${created.name}” created.`, {
+          autoClose: 4000
+        });
       }
     }
   });
@@ -113,7 +130,8 @@ export function registerChartCommands(
       const entry = EXPORT_FORMATS.find(e => e.format === args.format);
       return entry ? entry.label : 'Export Chart';
     },
-    caption: args => EXPORT_FORMATS.find(e => e.format === args.format)?.caption ?? '',
+    caption: args =>
+      EXPORT_FORMATS.find(e => e.format === args.format)?.caption ?? '',
     isEnabled: args => chartOf(args) !== null && isExportFormat(args.format),
     execute: async args => {
       const chart = chartOf(args);
@@ -121,11 +139,18 @@ export function registerChartCommands(
         return;
       }
       const format = args.format;
-      const note = Notification.emit(`Exporting “${chart.name}” as ${format.toUpperCase()}…`, 'in-progress', {
-        autoClose: false
-      });
+      const note = Notification.emit(
+        `Exporting “${chart.name}” as ${format.toUpperCase()}…`,
+        'in-progress',
+        {
+          autoClose: false
+        }
+      );
       try {
-        const file = await api.charts.exportChart(exportBody(chart.id, format), `chart.${format}`);
+        const file = await api.charts.exportChart(
+          exportBody(chart.id, format),
+          `chart.${format}`
+        );
         saveBlob(file.blob, file.filename);
         Notification.update({
           id: note,
@@ -190,15 +215,23 @@ export function registerChartCommands(
       if (chart === null) {
         return;
       }
-      const deleted = await deleteChartDialog(chart, () => api.charts.remove(chart.id));
+      const deleted = await deleteChartDialog(chart, () =>
+        api.charts.remove(chart.id)
+      );
       if (deleted) {
         changed(chart.id);
       }
     }
   });
 
-  ctx.palette?.addItem({ command: ChartCommandIDs.refresh, category: CATEGORY });
-  ctx.palette?.addItem({ command: ChartCommandIDs.applyTemplate, category: CATEGORY });
+  ctx.palette?.addItem({
+    command: ChartCommandIDs.refresh,
+    category: CATEGORY
+  });
+  ctx.palette?.addItem({
+    command: ChartCommandIDs.applyTemplate,
+    category: CATEGORY
+  });
 
   // The export submenu (also opened by a row's Export button).
   const exportMenu = (chartId?: string): Menu => {
@@ -209,26 +242,61 @@ export function registerChartCommands(
     for (const entry of EXPORT_FORMATS) {
       menu.addItem({
         command: ChartCommandIDs.exportChart,
-        args: chartId ? { chartId, format: entry.format } : { format: entry.format }
+        args: chartId
+          ? { chartId, format: entry.format }
+          : { format: entry.format }
       });
     }
     return menu;
   };
 
-  app.contextMenu.addItem({ command: ChartCommandIDs.openInNotebook, selector: ROW_SELECTOR, rank: 1 });
-  app.contextMenu.addItem({ type: 'submenu', submenu: exportMenu(), selector: ROW_SELECTOR, rank: 2 });
-  app.contextMenu.addItem({ command: ChartCommandIDs.share, selector: ROW_SELECTOR, rank: 3 });
-  app.contextMenu.addItem({ type: 'separator', selector: ROW_SELECTOR, rank: 4 });
-  app.contextMenu.addItem({ command: ChartCommandIDs.rename, selector: ROW_SELECTOR, rank: 5 });
-  app.contextMenu.addItem({ command: ChartCommandIDs.remove, selector: ROW_SELECTOR, rank: 6 });
-  app.contextMenu.addItem({ type: 'separator', selector: ROW_SELECTOR, rank: 7 });
+  app.contextMenu.addItem({
+    command: ChartCommandIDs.openInNotebook,
+    selector: ROW_SELECTOR,
+    rank: 1
+  });
+  app.contextMenu.addItem({
+    type: 'submenu',
+    submenu: exportMenu(),
+    selector: ROW_SELECTOR,
+    rank: 2
+  });
+  app.contextMenu.addItem({
+    command: ChartCommandIDs.share,
+    selector: ROW_SELECTOR,
+    rank: 3
+  });
+  app.contextMenu.addItem({
+    type: 'separator',
+    selector: ROW_SELECTOR,
+    rank: 4
+  });
+  app.contextMenu.addItem({
+    command: ChartCommandIDs.rename,
+    selector: ROW_SELECTOR,
+    rank: 5
+  });
+  app.contextMenu.addItem({
+    command: ChartCommandIDs.remove,
+    selector: ROW_SELECTOR,
+    rank: 6
+  });
+  app.contextMenu.addItem({
+    type: 'separator',
+    selector: ROW_SELECTOR,
+    rank: 7
+  });
   app.contextMenu.addItem({
     command: ChartCommandIDs.applyTemplate,
     args: { fromRow: true },
     selector: ROW_SELECTOR,
     rank: 8
   });
-  app.contextMenu.addItem({ command: ChartCommandIDs.refresh, selector: ROW_SELECTOR, rank: 9 });
+  app.contextMenu.addItem({
+    command: ChartCommandIDs.refresh,
+    selector: ROW_SELECTOR,
+    rank: 9
+  });
 
   return (owner: ChartsSection): IRowActions => {
     section = owner;

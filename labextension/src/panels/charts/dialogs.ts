@@ -48,7 +48,11 @@ abstract class FormBody<T> extends Widget implements Dialog.IBodyWidget<T> {
 }
 
 /** A labelled field. */
-function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+function field(
+  label: string,
+  control: HTMLElement,
+  hint?: string
+): HTMLElement {
   return h(
     'label',
     { className: `${CSS}-field` },
@@ -58,7 +62,11 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
   );
 }
 
-function textInput(testId: string, value = '', placeholder = ''): HTMLInputElement {
+function textInput(
+  testId: string,
+  value = '',
+  placeholder = ''
+): HTMLInputElement {
   const input = h('input', {
     className: 'jp-mod-styled',
     testId,
@@ -145,7 +153,9 @@ class SubmitDialog<T> extends Dialog<T> {
   private _pending = false;
 }
 
-async function runSubmitDialog<T>(options: ISubmitOptions<T>): Promise<boolean> {
+async function runSubmitDialog<T>(
+  options: ISubmitOptions<T>
+): Promise<boolean> {
   const dialog = new SubmitDialog<T>(options);
   try {
     const result = await dialog.launch();
@@ -244,7 +254,11 @@ export class ApplyTemplateBody extends FormBody<IApplyForm> {
       className: 'jp-mod-styled',
       testId: 'charts-template-select'
     });
-    this.querySearch = textInput('charts-template-query-search', '', 'Search queries…');
+    this.querySearch = textInput(
+      'charts-template-query-search',
+      '',
+      'Search queries…'
+    );
     this.querySearch.setAttribute('aria-label', 'Search saved queries');
     this.query = h('select', {
       className: 'jp-mod-styled',
@@ -275,7 +289,10 @@ export class ApplyTemplateBody extends FormBody<IApplyForm> {
     });
     this.querySearch.addEventListener('input', () => {
       window.clearTimeout(this._searchTimer);
-      this._searchTimer = window.setTimeout(() => void this._loadQueries(), 250);
+      this._searchTimer = window.setTimeout(
+        () => void this._loadQueries(),
+        250
+      );
     });
   }
 
@@ -305,7 +322,9 @@ export class ApplyTemplateBody extends FormBody<IApplyForm> {
 
   getValue(): IApplyForm {
     const bindings: Record<string, string> = {};
-    for (const input of this.roles.querySelectorAll<HTMLInputElement>('input')) {
+    for (const input of this.roles.querySelectorAll<HTMLInputElement>(
+      'input'
+    )) {
       bindings[input.dataset.channel ?? ''] = input.value;
     }
     return {
@@ -368,7 +387,11 @@ export class ApplyTemplateBody extends FormBody<IApplyForm> {
     }
     this.roles.replaceChildren(
       ...(template?.roles ?? []).map(role => {
-        const input = textInput(`charts-template-binding-${role.channel}`, '', role.role);
+        const input = textInput(
+          `charts-template-binding-${role.channel}`,
+          '',
+          role.role
+        );
         input.dataset.channel = role.channel;
         const type = role.type ? ` (${role.type})` : '';
         return field(

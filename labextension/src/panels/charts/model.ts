@@ -39,7 +39,10 @@ export function thumbnailRequestSize(
     Number.isFinite(devicePixelRatio) ? devicePixelRatio : 1
   );
   const clamp = (value: number): number =>
-    Math.min(THUMBNAIL_MAX, Math.max(THUMBNAIL_MIN, Math.round(value * factor)));
+    Math.min(
+      THUMBNAIL_MAX,
+      Math.max(THUMBNAIL_MIN, Math.round(value * factor))
+    );
   return { width: clamp(box.width), height: clamp(box.height) };
 }
 
@@ -66,8 +69,16 @@ export interface IExportFormat {
 export const EXPORT_FORMATS: readonly IExportFormat[] = [
   { format: 'png', label: 'PNG image', caption: 'The chart as a PNG picture' },
   { format: 'svg', label: 'SVG image', caption: 'The chart as an SVG picture' },
-  { format: 'pdf', label: 'PDF document', caption: 'The chart as a one-page PDF' },
-  { format: 'csv', label: 'CSV data', caption: 'The rows the chart draws, as CSV' },
+  {
+    format: 'pdf',
+    label: 'PDF document',
+    caption: 'The chart as a one-page PDF'
+  },
+  {
+    format: 'csv',
+    label: 'CSV data',
+    caption: 'The rows the chart draws, as CSV'
+  },
   {
     format: 'json',
     label: 'Vega-Lite JSON',
@@ -150,7 +161,11 @@ export function filterCharts(
 }
 
 /** "3 of 120 charts" style count for the list footer. */
-export function countLabel(shown: number, loaded: number, total: number): string {
+export function countLabel(
+  shown: number,
+  loaded: number,
+  total: number
+): string {
   const noun = total === 1 ? 'chart' : 'charts';
   if (shown === loaded) {
     return loaded === total

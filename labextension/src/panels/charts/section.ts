@@ -28,7 +28,10 @@ import { CSS, type IRowActions, chartRow } from './views';
 const MAX_PAGE = 200;
 
 export class ChartsSection extends AnalyticsSectionWidget {
-  constructor(ctx: IAnalyticsContext, actions: (section: ChartsSection) => IRowActions) {
+  constructor(
+    ctx: IAnalyticsContext,
+    actions: (section: ChartsSection) => IRowActions
+  ) {
     super({
       ctx,
       id: 'analytics-ext:charts',
@@ -160,10 +163,16 @@ export class ChartsSection extends AnalyticsSectionWidget {
       );
       return;
     }
-    const shown = filterCharts(this._charts, this.search.value, this._queryNames);
+    const shown = filterCharts(
+      this._charts,
+      this.search.value,
+      this._queryNames
+    );
     const rows = shown.map(chart => {
       const row = chartRow(chart, this._queryNames, this._actions);
-      const cell = row.querySelector<HTMLElement>('[data-testid="chart-thumbnail"]');
+      const cell = row.querySelector<HTMLElement>(
+        '[data-testid="chart-thumbnail"]'
+      );
       if (cell !== null) {
         this._lazy?.observe(cell, chart);
       }
@@ -179,7 +188,9 @@ export class ChartsSection extends AnalyticsSectionWidget {
       })
     );
     if (shown.length === 0) {
-      footer.prepend(emptyView('No loaded chart matches the search.', 'charts-no-match'));
+      footer.prepend(
+        emptyView('No loaded chart matches the search.', 'charts-no-match')
+      );
     }
     if (this._next !== null) {
       const more = h('button', {
@@ -194,7 +205,10 @@ export class ChartsSection extends AnalyticsSectionWidget {
     content.replaceChildren(this._list, footer);
   }
 
-  private async _loadMore(button: HTMLButtonElement, footer: HTMLElement): Promise<void> {
+  private async _loadMore(
+    button: HTMLButtonElement,
+    footer: HTMLElement
+  ): Promise<void> {
     if (this._next === null) {
       return;
     }
@@ -202,7 +216,10 @@ export class ChartsSection extends AnalyticsSectionWidget {
     button.textContent = 'Loading…';
     footer.querySelector('[role="alert"]')?.remove();
     try {
-      const page = await this.ctx.api.charts.list({ limit: PAGE_SIZE, cursor: this._next });
+      const page = await this.ctx.api.charts.list({
+        limit: PAGE_SIZE,
+        cursor: this._next
+      });
       await this._loadQueryNames(page.items, false);
       const known = new Set(this._charts.map(chart => chart.id));
       this._charts.push(...page.items.filter(chart => !known.has(chart.id)));
@@ -212,12 +229,17 @@ export class ChartsSection extends AnalyticsSectionWidget {
     } catch (error) {
       button.disabled = false;
       button.textContent = 'Load more';
-      footer.append(errorView(errorMessage(error), 'Could not load more charts'));
+      footer.append(
+        errorView(errorMessage(error), 'Could not load more charts')
+      );
     }
   }
 
   /** Names of the charts' queries; a query the user may not view is `null`. */
-  private async _loadQueryNames(charts: IChart[], again: boolean): Promise<void> {
+  private async _loadQueryNames(
+    charts: IChart[],
+    again: boolean
+  ): Promise<void> {
     const ids = [...new Set(charts.map(chart => chart.query_id))].filter(
       id => again || !this._queryNames.has(id)
     );
@@ -257,9 +279,14 @@ export class ChartsSection extends AnalyticsSectionWidget {
     } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
       event.preventDefault();
       const next =
-        event.key === 'ArrowDown' ? target.nextElementSibling : target.previousElementSibling;
+        event.key === 'ArrowDown'
+          ? target.nextElementSibling
+          : target.previousElementSibling;
       (next as HTMLElement | null)?.focus();
-    } else if (event.key === 'ContextMenu' || (event.shiftKey && event.key === 'F10')) {
+    } else if (
+      event.key === 'ContextMenu' ||
+      (event.shiftKey && event.key === 'F10')
+    ) {
       this.contextChart = chart;
     }
   }

@@ -46,7 +46,10 @@ export class ThumbnailStore {
    * a new one replaces and revokes the chart's previous URL once it is
    * ready. Concurrent calls for one picture share one request.
    */
-  load(chart: Pick<IChart, 'id' | 'updated_at'>, size: IThumbnailSize): Promise<string> {
+  load(
+    chart: Pick<IChart, 'id' | 'updated_at'>,
+    size: IThumbnailSize
+  ): Promise<string> {
     if (this._disposed) {
       return Promise.reject(new Error('The thumbnail store is closed.'));
     }
@@ -135,7 +138,10 @@ export class ThumbnailStore {
 
 /** `IntersectionObserver`'s constructor, or null where there is none (jsdom). */
 export type ObserverFactory =
-  | ((callback: IntersectionObserverCallback, options: IntersectionObserverInit) => IntersectionObserver)
+  | ((
+      callback: IntersectionObserverCallback,
+      options: IntersectionObserverInit
+    ) => IntersectionObserver)
   | null;
 
 const defaultObserverFactory: ObserverFactory =
@@ -254,7 +260,10 @@ export class LazyThumbnails {
         className: 'jp-AnalyticsCharts-thumbError',
         testId: 'chart-thumbnail-error',
         text: '⚠',
-        attrs: { role: 'img', 'aria-label': `No thumbnail for ${chart.name}: ${message}` }
+        attrs: {
+          role: 'img',
+          'aria-label': `No thumbnail for ${chart.name}: ${message}`
+        }
       })
     );
   }

@@ -70,7 +70,11 @@ export function chartRow(
     {
       className: `${CSS}-row`,
       testId: 'chart-row',
-      attrs: { 'data-chart-id': chart.id, tabindex: '0', 'aria-label': chart.name }
+      attrs: {
+        'data-chart-id': chart.id,
+        tabindex: '0',
+        'aria-label': chart.name
+      }
     },
     thumbnailCell(chart),
     h(
@@ -120,7 +124,9 @@ export function chartRow(
         'Share…',
         'chart-share',
         () => actions.share(chart),
-        canManage ? undefined : 'Sharing needs the manage permission on this chart'
+        canManage
+          ? undefined
+          : 'Sharing needs the manage permission on this chart'
       ),
       iconButton(
         editIcon,
@@ -134,7 +140,9 @@ export function chartRow(
         'Delete…',
         'chart-delete',
         () => actions.remove(chart),
-        canManage ? undefined : 'Deleting needs the manage permission on this chart'
+        canManage
+          ? undefined
+          : 'Deleting needs the manage permission on this chart'
       )
     )
   );
