@@ -10,6 +10,7 @@ The user's steps are module-level functions so a walk across panels can import t
 - ``expand_datasource(page, ds) -> Locator``, ``expand_schema(page, ds, schema) -> Locator``
 - ``expand_table(page, ds, table) -> Locator``: the table's item, its columns shown
 - ``open_preview(page, ds, table) -> Locator``: the preview tab's content, rows shown
+- ``edit_datasource(page, name, new_name) -> None``, ``delete_datasource(page, name) -> None``
 
 ``data-testid`` hooks used here (set in ``labextension/src/panels/datasources/``):
 section toolbar ``datasources-add``, ``datasources-refresh``; tree ``datasources-tree``;
@@ -343,4 +344,77 @@ def test_expanding_one_table_of_a_100k_column_datasource_requests_only_that_tabl
     # Only the one table is open; nothing else was described.
     assert schema.locator('[data-testid="relation-item"][aria-expanded="true"]').count() == 1
     assert len(requests) == 3, requests
+    assert page.errors == [], f"uncaught errors in the page: {page.errors}"
+
+
+def edit_datasource(page: Page, name: str, new_name: str) -> None:
+    """Rename a datasource through its Edit form."""
+    from playwright.sync_api import expect
+
+    item = datasource_item(page, name)
+    item.get_by_test_id("datasource-row").first.hover()
+    item.get_by_test_id("datasource-edit").click()
+    form = page.get_by_test_id("datasource-form")
+    expect(form.get_by_test_id("datasource-form-name")).to_have_value(name)
+    form.get_by_test_id("datasource-form-name").fill(new_name)
+    page.get_by_test_id("datasource-form-save").click()
+    expect(form).to_have_count(0, timeout=15_000)
+    expect(datasource_item(page, new_name)).to_be_visible()
+
+
+def delete_datasource(page: Page, name: str) -> None:
+    """Delete a datasource, confirming in the dialog."""
+    from playwright.sync_api import expect
+
+    item = datasource_item(page, name)
+    item.get_by_test_id("datasource-row").first.hover()
+    item.get_by_test_id("datasource-delete").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Delete")
+    dialog.locator("button.jp-mod-accept").click()
+    expect(datasource_item(page, name)).to_have_count(0, timeout=15_000)
+
+
+def test_edit_names_as_text_context_menu_and_delete(
+    ds_server: LiveServer, datasource_files: Path, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    open_datasources(page, ds_server)
+    add_datasource(page, "scratch", datasource_files / "retail.duckdb")
+    # A duplicate name: the server's 409 message in the form, the dialog stays.
+    page.get_by_test_id("datasources-add").click()
+    form = page.get_by_test_id("datasource-form")
+    form.get_by_test_id("datasource-form-name").fill("scratch")
+    form.get_by_test_id("datasource-form-kind").select_option("duckdb")
+    form.get_by_test_id("datasource-form-path").fill(str(datasource_files / "retail.duckdb"))
+    page.get_by_test_id("datasource-form-save").click()
+    expect(form.get_by_test_id("datasource-form-error")).not_to_be_empty()
+    expect(form).to_be_visible()
+    page.get_by_test_id("datasource-form-cancel").click()
+
+    markup = '<img src=x onerror="window.__xss=1">scratch'
+    edit_datasource(page, "scratch", markup)
+    item = datasource_item(page, markup)
+    expect(item.get_by_test_id("datasource-name")).to_have_text(markup)
+    assert item.locator("img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    names = [d["name"] for d in api_get(ds_server, "api/datasources")["items"]]
+    assert markup in names
+
+    # Right-click a table: the context menu offers its preview and the datasource's commands.
+    expand_schema(page, markup, "main")
+    table = item.locator('[data-testid="relation-item"][data-name="stores"]')
+    table.get_by_test_id("relation-row").first.click(button="right")
+    menu = page.locator(".lm-Menu")
+    expect(menu.get_by_text("Preview Table")).to_be_visible()
+    expect(menu.get_by_text("Test Connection")).to_be_visible()
+    menu.get_by_text("Preview Table").click()
+    preview = page.locator("#jp-main-dock-panel").get_by_test_id("datasource-preview").last
+    expect(preview.get_by_test_id("preview-row").first).to_be_visible(timeout=15_000)
+    expect(preview.get_by_test_id("preview-column").first).to_be_visible()
+
+    delete_datasource(page, markup)
+    names = [d["name"] for d in api_get(ds_server, "api/datasources")["items"]]
+    assert markup not in names
     assert page.errors == [], f"uncaught errors in the page: {page.errors}"
