@@ -6,7 +6,7 @@
  * `favorites.py`, `query_templates.py`, `queries.py` and `query_export.py`.
  */
 import { AreaAPI, type Query } from './base';
-import { type IDownload, requestAPI, withQuery } from './request';
+import type { IDownload } from './request';
 
 /** The caller's level on a saved query or template. */
 export type QueryPermission = 'view' | 'edit' | 'manage';
@@ -184,24 +184,6 @@ export interface IDatasourceChoice {
 const FAVORITES_PAGE = 500;
 
 export class QueriesAPI extends AreaAPI {
-  /**
-   * JupyterLab's `ServerConnection` appends a cache buster (`&1795823580630`)
-   * to every URL unless `cache` is set; the server validates query strings
-   * strictly and refuses it (422 "Extra inputs are not permitted"). Its API
-   * answers carry `Cache-Control: no-store`, so `no-cache` loses nothing.
-   */
-  protected override get<T>(path: string, query: Query = {}): Promise<T> {
-    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
-  }
-
-  protected override delete(path: string, query: Query = {}): Promise<void> {
-    return requestAPI<void>(
-      withQuery(path, query),
-      { method: 'DELETE', cache: 'no-cache' },
-      this.settings
-    );
-  }
-
   // -- saved queries -------------------------------------------------------------------------
 
   list(query: ISavedQueryListQuery = {}): Promise<IPage<ISavedQuery>> {
