@@ -295,6 +295,25 @@ async def test_viewer_editor_manager(make_team):
         assert tx.scalar(grants.where(ObjectGrant.object_id == created["id"])) == 0
 
 
+async def test_the_owner_is_named_to_whoever_sees_it(make_team):
+    """``owner_name`` lets a "Shared with you" row say whose the dashboard is: the owner's
+    username in every answer (get, list, create, update), null once no owner is left."""
+    team = await make_team()
+    created = await create_board(team.alice, team)
+    assert created["owner_name"] == "alice"
+    path = f"/api/dashboards/{created['id']}"
+    team.grant("dashboard", created["id"], team.bob_id, "view")
+    team.grant("dashboard", created["id"], team.carol_id, "edit")
+    assert (await team.bob.get(path))["owner_name"] == "alice"
+    listed = (await team.bob.get("/api/dashboards?owner=shared"))["items"]
+    assert [(item["id"], item["owner_name"]) for item in listed] == [(created["id"], "alice")]
+    assert (await team.carol.patch(path, {"title": "edited"}))["owner_name"] == "alice"
+    with team.services.db.transaction() as tx:
+        tx.get(Dashboard, created["id"]).owner_id = None
+    seen = await team.bob.get(path)
+    assert (seen["owner_id"], seen["owner_name"]) == (None, None)
+
+
 async def test_stale_base_version_is_409(make_team):
     team = await make_team()
     created = await create_board(team.alice, team)

@@ -206,6 +206,9 @@ class DashboardOut(ResponseModel):
     refresh_seconds: int | None
     tags: list[str]
     owner_id: str | None
+    owner_name: str | None
+    """The owner's username, so a dashboard shared with the caller can say whose it is (null
+    when the owner's account is gone)."""
     version: int
     permission: str
     """The caller's level: view, edit or manage."""

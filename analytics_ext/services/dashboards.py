@@ -135,12 +135,12 @@ class DashboardService:
                 tx, actor_id, "dashboard.created", target=(DASHBOARD, row.id), origin=origin,
                 details={"title": row.title, "tiles": len(body.tiles)},
             )  # fmt: skip
-            return self.out(row, self.kind.top)
+            return self.out(tx, row, self.kind.top)
 
     def get(self, actor_id: str, dashboard_id: str) -> DashboardOut:
         with self._db.transaction() as tx:
             access = self._sharing.require(tx, actor_id, DASHBOARD, dashboard_id, "view")
-            return self.out(access.obj, access.level)
+            return self.out(tx, access.obj, access.level)
 
     def list(self, actor_id: str, query: DashboardListQuery) -> DashboardPage:
         """The dashboards the caller may view, oldest first, in keyset pages; filtered by text
@@ -177,7 +177,7 @@ class DashboardService:
                 tx.scalars(page.order_by(Dashboard.created_at, Dashboard.id).limit(query.limit + 1))
             )
             shown = rows[: query.limit]
-            items = [self.out(row, self._level(tx, actor_id, row)) for row in shown]
+            items = [self.out(tx, row, self._level(tx, actor_id, row)) for row in shown]
         more = len(rows) > query.limit
         return DashboardPage(
             items=items,
@@ -211,7 +211,7 @@ class DashboardService:
             if patch.tiles is not None and patch.layout is not None:
                 state["tiles"], state["layout"] = _dump(patch.tiles), _dump(patch.layout)
             self._save(tx, actor_id, row, state, origin, "dashboard.updated")
-            return self.out(row, access.level)
+            return self.out(tx, row, access.level)
 
     def restore(
         self, actor_id: str, dashboard_id: str, number: int, origin: RequestOrigin
@@ -225,7 +225,7 @@ class DashboardService:
             self._save(
                 tx, actor_id, access.obj, state, origin, "dashboard.restored", restored_from=number
             )
-            return self.out(access.obj, access.level)
+            return self.out(tx, access.obj, access.level)
 
     def delete(self, actor_id: str, dashboard_id: str, origin: RequestOrigin) -> None:
         """Delete a dashboard with its versions, grants (share links and kernel tokens too),
@@ -356,9 +356,11 @@ class DashboardService:
         """Where viewers open ``dashboard_id`` (from ``public_url``, never a Host header)."""
         return viewer_path(self._public_url, dashboard_id)
 
-    def out(self, row: Dashboard, level: str) -> DashboardOut:
-        """The response for ``row`` as seen by a caller holding ``level``."""
+    def out(self, tx: Session, row: Dashboard, level: str) -> DashboardOut:
+        """The response for ``row`` as seen by a caller holding ``level``; the owner is named
+        (``owner_name``) so a shared dashboard's row can say whose it is."""
         published = row.published_version is not None
+        owner = tx.get(User, row.owner_id) if row.owner_id is not None else None
         return DashboardOut(
             id=row.id,
             title=row.title,
@@ -368,6 +370,7 @@ class DashboardService:
             refresh_seconds=row.refresh_seconds,
             tags=list(row.tags or []),
             owner_id=row.owner_id,
+            owner_name=owner.username if owner is not None else None,
             version=row.version,
             permission=level,
             published_version=row.published_version,
