@@ -3,8 +3,7 @@
  * with (see `analytics_ext/schemas/datasources.py` and
  * `analytics_ext/openapi/datasources.yaml`).
  */
-import { AreaAPI, type Query } from './base';
-import { requestAPI, withQuery } from './request';
+import { AreaAPI } from './base';
 
 /** A caller's level on a datasource, least first. */
 export type DatasourceLevel = 'view' | 'use' | 'manage';
@@ -172,22 +171,13 @@ export interface ITableColumnsQuery {
 const BASE = 'api/datasources';
 
 export class DatasourcesAPI extends AreaAPI {
-  /**
-   * `GET` without JupyterLab's cache buster: its default `cache: 'no-store'`
-   * appends `&<timestamp>`, which the server's strict query models refuse
-   * (422, extra input). Our answers are never cached anyway.
-   */
-  private read<T>(path: string, query: Query = {}): Promise<T> {
-    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
-  }
-
   /** One page of the datasources the caller may see. */
   list(cursor: string | null = null, limit = 100): Promise<IDatasourcePage> {
-    return this.read<IDatasourcePage>(BASE, { cursor, limit });
+    return this.get<IDatasourcePage>(BASE, { cursor, limit });
   }
 
   getOne(id: string): Promise<IDatasource> {
-    return this.read<IDatasource>(`${BASE}/${encodeURIComponent(id)}`);
+    return this.get<IDatasource>(`${BASE}/${encodeURIComponent(id)}`);
   }
 
   create(body: IDatasourceCreate): Promise<IDatasource> {
@@ -211,7 +201,7 @@ export class DatasourcesAPI extends AreaAPI {
     datasourceId: string,
     query: ISchemaListQuery = {}
   ): Promise<IRelationNamesPage> {
-    return this.read<IRelationNamesPage>(`${BASE}/schema`, {
+    return this.get<IRelationNamesPage>(`${BASE}/schema`, {
       datasource_id: datasourceId,
       schema: query.schema,
       cursor: query.cursor,
@@ -226,7 +216,7 @@ export class DatasourcesAPI extends AreaAPI {
     datasourceId: string,
     query: ITableColumnsQuery
   ): Promise<ITableColumnsPage> {
-    return this.read<ITableColumnsPage>(`${BASE}/schema/table`, {
+    return this.get<ITableColumnsPage>(`${BASE}/schema/table`, {
       datasource_id: datasourceId,
       schema: query.schema,
       table: query.table,
@@ -241,7 +231,7 @@ export class DatasourcesAPI extends AreaAPI {
     schema: string | null = null,
     limit?: number
   ): Promise<IPreviewResult> {
-    return this.read<IPreviewResult>(`${BASE}/preview`, {
+    return this.get<IPreviewResult>(`${BASE}/preview`, {
       datasource_id: datasourceId,
       schema,
       table,
