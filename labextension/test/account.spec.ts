@@ -13,6 +13,7 @@ import {
   describeEventType,
   describeUserAgent,
   formatTime,
+  sortSessions,
   initialsOf
 } from '../src/panels/account/format';
 import { profileChanges } from '../src/panels/account/profile';
@@ -126,6 +127,15 @@ describe('words', () => {
     expect(describeUserAgent(null)).toBe('Unknown device');
   });
 
+  it('lists this session first, then the most recently used', () => {
+    const sessions = [
+      { id: 'old', current: false, last_used_at: '2026-11-01T00:00:00Z' },
+      { id: 'new', current: false, last_used_at: '2026-11-27T00:00:00Z' },
+      { id: 'me', current: true, last_used_at: '2026-10-01T00:00:00Z' }
+    ];
+    expect(sortSessions(sessions).map(session => session.id)).toEqual(['me', 'new', 'old']);
+  });
+
   it('formats times, and says never for none', () => {
     expect(formatTime(null)).toBe('Never');
     expect(formatTime(null, 'never')).toBe('never');
@@ -151,6 +161,12 @@ describe('words', () => {
     };
     expect(describeEventObject(event)).toBe('api key “<b>nightly</b>”');
     expect(describeEventObject({ ...event, details: {} })).toBe('api key k1');
+    expect(
+      describeEventObject({ ...event, target_type: 'user', target_id: 'u', details: {} })
+    ).toBe('your account');
+    expect(
+      describeEventObject({ ...event, target_type: 'user', target_id: 'other', details: {} })
+    ).toBe('user other');
     const row = activityRow(event);
     expect(row.querySelector('b')).toBeNull();
     expect(row.textContent).toContain('<b>nightly</b>');

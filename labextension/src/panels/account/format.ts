@@ -73,6 +73,9 @@ export function describeEventType(type: string): string {
 
 /** What an event was about: its object's name if the event recorded one, else type and id. */
 export function describeEventObject(event: IActivityEvent): string {
+  if (event.target_type === 'user' && event.target_id && event.target_id === event.user_id) {
+    return 'your account';
+  }
   const name = firstText(event.details, ['name', 'title', 'username', 'key_name']);
   const kind = event.target_type ? words(event.target_type) : '';
   if (name) {
@@ -115,4 +118,14 @@ export function cacheBusted(url: string, version: number): string {
     return url;
   }
   return `${url}${url.includes('?') ? '&' : '?'}v=${version}`;
+}
+
+/** Sessions as the list shows them: this one first, then the most recently used. */
+export function sortSessions<T extends { current: boolean; last_used_at: string }>(
+  sessions: T[]
+): T[] {
+  return [...sessions].sort(
+    (a, b) =>
+      Number(b.current) - Number(a.current) || b.last_used_at.localeCompare(a.last_used_at)
+  );
 }

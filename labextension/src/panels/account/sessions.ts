@@ -10,7 +10,7 @@ import type { IAnalyticsContext } from '../../context';
 import { h } from '../../ui/dom';
 import { emptyView } from '../../ui/status';
 import { AccountBlock, CSS, button, type messageLine } from './block';
-import { describeUserAgent, formatTime } from './format';
+import { describeUserAgent, formatTime, sortSessions } from './format';
 
 /** Ask before a destructive action; true if the user confirmed. */
 export async function confirmAction(title: string, body: string, label: string): Promise<boolean> {
@@ -33,7 +33,7 @@ export class SessionsBlock extends AccountBlock {
   }
 
   protected async render(): Promise<Node> {
-    const sessions = await this.ctx.api.account.sessions();
+    const sessions = sortSessions(await this.ctx.api.account.sessions());
     const message = this.message;
     if (sessions.length === 0) {
       return h(
