@@ -142,12 +142,64 @@ describe('historyRow and templateRow', () => {
       created_at: '',
       updated_at: ''
     };
-    const use = jest.fn();
-    const row = templateRow(template, use);
+    const handlers = { use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn() };
+    const row = templateRow(template, handlers);
     expect(row.querySelector('img')).toBeNull();
     expect(row.textContent).toContain('1 parameter');
     byTestId(row, 'queries-template-use').click();
-    expect(use).toHaveBeenCalledWith(template);
+    expect(handlers.use).toHaveBeenCalledWith(template);
+  });
+
+  describe('template actions follow the level the server returned', () => {
+    const template = (permission: 'view' | 'edit' | 'manage'): IQueryTemplate => ({
+      id: 't1',
+      name: MARKUP,
+      description: '',
+      body: 'SELECT 1',
+      parameters: [],
+      tags: [],
+      owner_id: 'u2',
+      owner_name: 'ann',
+      permission,
+      created_at: '',
+      updated_at: ''
+    });
+    const shown = (row: Element): string[] =>
+      ['use', 'edit', 'share', 'delete'].filter(
+        action => row.querySelector(`[data-testid="queries-template-${action}"]`) !== null
+      );
+
+    it('view: Use only, and says the level and owner', () => {
+      const row = templateRow(template('view'), {
+        use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn()
+      });
+      expect(shown(row)).toEqual(['use']);
+      expect(byTestId(row, 'queries-template-level').textContent).toBe('view · ann');
+    });
+
+    it('edit: Use and Edit', () => {
+      const row = templateRow(template('edit'), {
+        use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn()
+      });
+      expect(shown(row)).toEqual(['use', 'edit']);
+    });
+
+    it('manage: every action, each calling its handler with the template', () => {
+      const handlers = { use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn() };
+      const t = template('manage');
+      const row = templateRow(t, handlers);
+      expect(shown(row)).toEqual(['use', 'edit', 'share', 'delete']);
+      expect(row.querySelector('[data-testid="queries-template-level"]')).toBeNull();
+      byTestId(row, 'queries-template-edit').click();
+      byTestId(row, 'queries-template-share').click();
+      byTestId(row, 'queries-template-delete').click();
+      expect(handlers.edit).toHaveBeenCalledWith(t);
+      expect(handlers.share).toHaveBeenCalledWith(t);
+      expect(handlers.remove).toHaveBeenCalledWith(t);
+      // Names in accessible labels stay text too.
+      expect(row.querySelector('img')).toBeNull();
+      expect(byTestId(row, 'queries-template-edit').getAttribute('aria-label')).toBe(`Edit ${MARKUP}`);
+    });
   });
 });
 

@@ -122,6 +122,25 @@ export interface IQueryTemplate {
   updated_at: string;
 }
 
+/** `POST /api/query/templates` (`QueryTemplateCreate`): a template holds no datasource. */
+export interface IQueryTemplateCreate {
+  name: string;
+  description?: string;
+  /** Sandboxed Jinja2 SQL: `{{ name }}` for each parameter's placeholder. */
+  body: string;
+  parameters?: IParameterDefinition[];
+  tags?: string[];
+}
+
+/** `PATCH /api/query/templates/{id}` (needs `edit`): only the fields sent change. */
+export interface IQueryTemplatePatch {
+  name?: string;
+  description?: string;
+  body?: string;
+  parameters?: IParameterDefinition[];
+  tags?: string[];
+}
+
 export interface ITemplateListQuery {
   limit?: number;
   cursor?: string | null;
@@ -247,11 +266,21 @@ export class QueriesAPI extends AreaAPI {
     return this.get<IPage<IQueryTemplate>>('api/query/templates', cleanQuery(query));
   }
 
+  createTemplate(body: IQueryTemplateCreate): Promise<IQueryTemplate> {
+    return this.post<IQueryTemplate>('api/query/templates', body);
+  }
+
+  updateTemplate(id: string, body: IQueryTemplatePatch): Promise<IQueryTemplate> {
+    return this.patch<IQueryTemplate>(templatePath(id), body);
+  }
+
+  /** Needs `manage`; the template's grants and links go with it. */
+  removeTemplate(id: string): Promise<void> {
+    return this.delete(templatePath(id));
+  }
+
   instantiate(templateId: string, body: ITemplateInstantiate): Promise<ISavedQuery> {
-    return this.post<ISavedQuery>(
-      `api/query/templates/${encodeURIComponent(templateId)}/instantiate`,
-      body
-    );
+    return this.post<ISavedQuery>(`${templatePath(templateId)}/instantiate`, body);
   }
 
   // -- history -------------------------------------------------------------------------------
@@ -290,6 +319,10 @@ export class QueriesAPI extends AreaAPI {
 
 function itemPath(id: string): string {
   return `api/query/${encodeURIComponent(id)}`;
+}
+
+function templatePath(id: string): string {
+  return `api/query/templates/${encodeURIComponent(id)}`;
 }
 
 /** Drops empty strings, so an empty search box sends no `q=`. */

@@ -5,6 +5,7 @@ export namespace QueryCommandIDs {
   export const openQuery = 'analytics-ext:open-query-in-notebook';
   export const toggleFavorite = 'analytics-ext:toggle-query-favorite';
   export const shareQuery = 'analytics-ext:share-query';
+  export const saveAsTemplate = 'analytics-ext:save-query-as-template';
   export const exportQuery = 'analytics-ext:export-query';
   export const renameQuery = 'analytics-ext:rename-query';
   export const deleteQuery = 'analytics-ext:delete-query';

@@ -2,7 +2,12 @@
  * Export formats of saved queries and saving a downloaded file in the
  * browser (an object URL clicked through an `<a download>`).
  */
-import type { ExportFormat } from '../../api/queries';
+import type {
+  ExportFormat,
+  IQueryExport,
+  ISavedQuery,
+  ParameterValue
+} from '../../api/queries';
 import type { IDownload } from '../../api';
 
 export interface IExportFormat {
@@ -31,6 +36,28 @@ export function exportFormat(format: string): IExportFormat {
     );
   }
   return found;
+}
+
+/**
+ * `POST /api/query/export` for a saved query: the values chosen in the
+ * export form go in `parameters` (`QueryExportCreate.parameters`); a
+ * parameter left out runs with its default.
+ */
+export function exportRequest(
+  query: Pick<ISavedQuery, 'id'>,
+  format: ExportFormat,
+  parameters: Record<string, ParameterValue> = {}
+): IQueryExport {
+  const body: IQueryExport = { query_id: query.id, format };
+  if (Object.keys(parameters).length > 0) {
+    body.parameters = { ...parameters };
+  }
+  return body;
+}
+
+/** Whether Export asks for parameter values first (the query declares parameters). */
+export function asksForParameters(query: Pick<ISavedQuery, 'parameters'>): boolean {
+  return query.parameters.length > 0;
 }
 
 /**

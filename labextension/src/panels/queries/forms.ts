@@ -290,3 +290,110 @@ export function templateForm(options: {
   }
   return shell;
 }
+
+export interface ITemplateFormValues {
+  name: string;
+  description: string;
+  /** Jinja2 SQL. */
+  body: string;
+}
+
+/**
+ * Name, description and SQL of a template: "Save as template" (prefilled
+ * from the saved query, `POST`) and Edit (prefilled from the template,
+ * `PATCH`). The parameters are not edited here: they come from the query,
+ * and the server refuses a body that uses a name they do not declare.
+ */
+export function templateEditForm(options: {
+  title: string;
+  testId: string;
+  submitLabel: string;
+  initial: ITemplateFormValues;
+  /** Names of the declared parameters, listed under the SQL. */
+  parameterNames: readonly string[];
+  submit(values: ITemplateFormValues): Promise<void>;
+  onClose(): void;
+}): IFormShell {
+  const name = h('input', {
+    className: `${CSS}-input`,
+    testId: 'queries-form-name',
+    attrs: { type: 'text', maxlength: '200', autocomplete: 'off' }
+  });
+  name.value = options.initial.name;
+  const description = h('input', {
+    className: `${CSS}-input`,
+    testId: 'queries-form-description',
+    attrs: { type: 'text', autocomplete: 'off', maxlength: '10000' }
+  });
+  description.value = options.initial.description;
+  const body = h('textarea', {
+    className: `${CSS}-input ${CSS}-sqlInput`,
+    testId: 'queries-form-sql',
+    attrs: { rows: '6', spellcheck: 'false' }
+  });
+  body.value = options.initial.body;
+  const shell = formShell({
+    title: options.title,
+    testId: options.testId,
+    submitLabel: options.submitLabel,
+    onClose: options.onClose,
+    onSubmit: async () => {
+      const values: ITemplateFormValues = {
+        name: name.value.trim(),
+        description: description.value,
+        body: body.value
+      };
+      if (!values.name) {
+        throw new Error('Give the template a name.');
+      }
+      if (!values.body.trim()) {
+        throw new Error('Write the SQL of the template.');
+      }
+      await options.submit(values);
+    }
+  });
+  const names = options.parameterNames;
+  shell.fields.append(
+    field('Name', name),
+    field('Description', description),
+    field(
+      'SQL',
+      body,
+      names.length > 0
+        ? `Write a parameter as {{ name }}: ${names.join(', ')}.`
+        : 'No parameters: the SQL is used as it is.'
+    )
+  );
+  return shell;
+}
+
+/**
+ * The parameter values of an export, prefilled with the query's defaults;
+ * `run` sends them (`POST /api/query/export`) and saves the file.
+ */
+export function exportParamsForm(options: {
+  queryName: string;
+  formatLabel: string;
+  parameters: IParameterDefinition[];
+  run(values: Record<string, ParameterValue>): Promise<void>;
+  onClose(): void;
+}): IFormShell {
+  const params = parameterFields(options.parameters, {
+    prefill: true,
+    testId: 'queries-export-params'
+  });
+  const shell = formShell({
+    title: `Export “${options.queryName}” as ${options.formatLabel}`,
+    testId: 'queries-export-form',
+    submitLabel: 'Export',
+    onClose: options.onClose,
+    onSubmit: async () => {
+      await options.run(readParameters(options.parameters, params));
+    }
+  });
+  shell.fields.append(
+    params,
+    h('div', { className: `${CSS}-hint`, text: 'An empty field runs with the query’s default.' })
+  );
+  return shell;
+}

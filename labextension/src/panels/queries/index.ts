@@ -1,7 +1,7 @@
 /**
  * The Queries section of the Analytics sidebar, its commands (palette: New
  * Query, Refresh Queries) and the context menu of a saved-query row (Open in
- * notebook, Favorite, Share, Export ▸, Rename, Delete).
+ * notebook, Favorite, Share, Save as Template, Export ▸, Rename, Delete).
  */
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Menu } from '@lumino/widgets';
@@ -76,6 +76,17 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
       return query ? section.share(query) : undefined;
     }
   });
+  commands.addCommand(QueryCommandIDs.saveAsTemplate, {
+    label: 'Save as Template…',
+    caption: 'Make a query template from this query (its SQL, parameters, description and tags)',
+    isEnabled: hasTarget,
+    execute: args => {
+      const query = target(args);
+      if (query) {
+        section.saveAsTemplate(query);
+      }
+    }
+  });
   commands.addCommand(QueryCommandIDs.exportQuery, {
     label: args =>
       typeof args.format === 'string' ? exportFormat(args.format).label : 'Export',
@@ -121,8 +132,9 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
   app.contextMenu.addItem({ command: QueryCommandIDs.openQuery, selector, rank: 1 });
   app.contextMenu.addItem({ command: QueryCommandIDs.toggleFavorite, selector, rank: 2 });
   app.contextMenu.addItem({ command: QueryCommandIDs.shareQuery, selector, rank: 3 });
-  app.contextMenu.addItem({ type: 'submenu', submenu: exportMenu, selector, rank: 4 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.renameQuery, selector, rank: 5 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.deleteQuery, selector, rank: 6 });
+  app.contextMenu.addItem({ command: QueryCommandIDs.saveAsTemplate, selector, rank: 4 });
+  app.contextMenu.addItem({ type: 'submenu', submenu: exportMenu, selector, rank: 5 });
+  app.contextMenu.addItem({ command: QueryCommandIDs.renameQuery, selector, rank: 6 });
+  app.contextMenu.addItem({ command: QueryCommandIDs.deleteQuery, selector, rank: 7 });
   return section;
 }

@@ -63,9 +63,19 @@ export function parameterValue(
   }
 }
 
-/** Form fields for `definitions`, each labelled, defaults shown as placeholders. */
-export function parameterFields(definitions: IParameterDefinition[]): HTMLElement {
-  const box = h('div', { className: `${CSS}-params`, testId: 'queries-template-params' });
+/**
+ * Form fields for `definitions`, each labelled, defaults shown as
+ * placeholders; with `prefill`, the fields start with the defaults (the
+ * export form, where the values sent are what the user sees).
+ */
+export function parameterFields(
+  definitions: IParameterDefinition[],
+  options: { prefill?: boolean; testId?: string } = {}
+): HTMLElement {
+  const box = h('div', {
+    className: `${CSS}-params`,
+    testId: options.testId ?? 'queries-template-params'
+  });
   for (const definition of definitions) {
     const id = `${CSS}-param-${definition.name}-${Math.random().toString(36).slice(2, 8)}`;
     const label = definition.label || definition.name;
@@ -113,6 +123,9 @@ export function parameterFields(definitions: IParameterDefinition[]): HTMLElemen
         field.setAttribute('step', definition.integer ? '1' : 'any');
       }
     }
+    if (options.prefill) {
+      prefillField(definition, field);
+    }
     box.append(
       h('div', { className: `${CSS}-field` }, title, field),
       ...(definition.description
@@ -151,6 +164,31 @@ export function readParameters(
     }
   }
   return values;
+}
+
+/** Put the definition's default into its field, as `readParameters` reads it back. */
+function prefillField(definition: IParameterDefinition, field: HTMLElement): void {
+  const value = definition.default;
+  if (value === undefined || value === null) {
+    return;
+  }
+  if (definition.type === 'date_range') {
+    if (typeof value === 'object') {
+      field.querySelector<HTMLInputElement>('[data-part="start"]')!.value = value.start;
+      field.querySelector<HTMLInputElement>('[data-part="end"]')!.value = value.end;
+    }
+    return;
+  }
+  if (definition.type === 'enum') {
+    const index = (definition.options ?? []).findIndex(option => option === value);
+    if (index >= 0) {
+      (field as HTMLSelectElement).value = String(index);
+    }
+    return;
+  }
+  if (typeof value !== 'object') {
+    (field as HTMLInputElement).value = String(value);
+  }
 }
 
 function defaultText(definition: IParameterDefinition): string {

@@ -30,13 +30,22 @@ import { emptyView } from '../../ui/status';
 import { openQueryCode, openSqlCode } from './cells';
 import {
   EXPORT_FORMATS,
+  asksForParameters,
   exportFormat,
+  exportRequest,
   exportSummary,
   fallbackFilename,
   saveDownload
 } from './export';
 import { FavoriteState } from './favorites';
-import { newQueryForm, renameForm, templateForm, type INewQueryValues } from './forms';
+import {
+  exportParamsForm,
+  newQueryForm,
+  renameForm,
+  templateEditForm,
+  templateForm,
+  type INewQueryValues
+} from './forms';
 import {
   type IListFilter,
   type QueriesTab,
@@ -53,6 +62,7 @@ import {
   templatesRequest
 } from './model';
 import { QueryCommandIDs } from './commands-ids';
+import { boundNames, templateBodyFromSql, templateFromQuery, templatePatch } from './templates';
 import { CSS, historyRow, loadMoreButton, queryRow, templateRow } from './views';
 
 /** Milliseconds the search box waits after the last keystroke. */
@@ -162,15 +172,116 @@ export class QueriesSection extends AnalyticsSectionWidget {
     });
   }
 
+  /**
+   * Export ▸ <format>. A query with parameters first asks for their values
+   * (prefilled with the defaults) in a form that stays open with the
+   * server's message if the run is refused; one without exports at once.
+   */
   async exportQuery(query: ISavedQuery, format: ExportFormat): Promise<void> {
     const { label } = exportFormat(format);
+    if (asksForParameters(query)) {
+      this.reveal();
+      const form = exportParamsForm({
+        queryName: query.name,
+        formatLabel: label,
+        parameters: query.parameters,
+        onClose: () => this._closeForm(),
+        run: async values => {
+          this._notice(`Exporting ${label}…`);
+          const download = await this.ctx.api.queries
+            .exportQuery(exportRequest(query, format, values), fallbackFilename(query.name, format))
+            .catch((error: unknown) => {
+              this._notice('');
+              throw error; // shown in the form, which stays open
+            });
+          saveDownload(download);
+          this._notice(`Downloaded ${exportSummary(download)}.`);
+        }
+      });
+      this._openForm(form.node);
+      return;
+    }
     await this._action(query.id, `Exporting ${label}…`, async () => {
       const download = await this.ctx.api.queries.exportQuery(
-        { query_id: query.id, format },
+        exportRequest(query, format),
         fallbackFilename(query.name, format)
       );
       saveDownload(download);
       return `Downloaded ${exportSummary(download)}.`;
+    });
+  }
+
+  /** A new template from the saved query: name, description and SQL editable first. */
+  saveAsTemplate(query: ISavedQuery): void {
+    this.reveal();
+    const form = templateEditForm({
+      title: `Save “${query.name}” as a template`,
+      testId: 'queries-save-template-form',
+      submitLabel: 'Save template',
+      initial: {
+        name: query.name,
+        description: query.description,
+        body: templateBodyFromSql(query.sql, query.parameters)
+      },
+      parameterNames: query.parameters.flatMap(boundNames),
+      onClose: () => this._closeForm(),
+      submit: async values => {
+        const created = await this.ctx.api.queries.createTemplate(templateFromQuery(query, values));
+        this._notice(`Saved the template “${created.name}”.`);
+        this._selectTab('templates', false);
+        this._changed(created.id);
+      }
+    });
+    this._openForm(form.node);
+  }
+
+  editTemplate(template: IQueryTemplate): void {
+    this.reveal();
+    const form = templateEditForm({
+      title: `Edit template “${template.name}”`,
+      testId: 'queries-edit-template-form',
+      submitLabel: 'Save',
+      initial: { name: template.name, description: template.description, body: template.body },
+      parameterNames: template.parameters.flatMap(boundNames),
+      onClose: () => this._closeForm(),
+      submit: async values => {
+        const patch = templatePatch(template, values);
+        if (Object.keys(patch).length === 0) {
+          this._notice('Nothing changed.');
+          return;
+        }
+        const updated = await this.ctx.api.queries.updateTemplate(template.id, patch);
+        this._notice(`Saved the template “${updated.name}”.`);
+        this._changed(updated.id);
+      }
+    });
+    this._openForm(form.node);
+  }
+
+  async removeTemplate(template: IQueryTemplate): Promise<void> {
+    const answer = await showDialog({
+      title: 'Delete template',
+      body: `Delete the template “${template.name}”? Queries made from it stay. This cannot be undone.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    await this._templateAction(template.id, 'Deleting…', async () => {
+      await this.ctx.api.queries.removeTemplate(template.id);
+      this._changed(template.id);
+      return `Deleted the template “${template.name}”.`;
+    });
+  }
+
+  async shareTemplate(template: IQueryTemplate): Promise<void> {
+    await openShareDialog(this.ctx, {
+      area: 'query',
+      objectId: template.id,
+      objectType: 'query_template',
+      objectName: template.name,
+      levels: ['view', 'edit', 'manage'],
+      allowLinks: true
     });
   }
 
@@ -375,7 +486,14 @@ export class QueriesSection extends AnalyticsSectionWidget {
         break;
       case 'templates':
         for (const template of list.items as readonly IQueryTemplate[]) {
-          ul.append(templateRow(template, t => this._useTemplate(t)));
+          ul.append(
+            templateRow(template, {
+              use: t => this._useTemplate(t),
+              edit: t => this.editTemplate(t),
+              remove: t => void this.removeTemplate(t),
+              share: t => void this.shareTemplate(t)
+            })
+          );
           shown++;
         }
         break;
@@ -480,6 +598,7 @@ export class QueriesSection extends AnalyticsSectionWidget {
     menu.addItem({ command: QueryCommandIDs.openQuery, args: { id } });
     menu.addItem({ command: QueryCommandIDs.toggleFavorite, args: { id } });
     menu.addItem({ command: QueryCommandIDs.shareQuery, args: { id } });
+    menu.addItem({ command: QueryCommandIDs.saveAsTemplate, args: { id } });
     menu.addItem({ type: 'separator' });
     menu.addItem({ command: QueryCommandIDs.renameQuery, args: { id } });
     menu.addItem({ command: QueryCommandIDs.deleteQuery, args: { id } });
@@ -704,12 +823,31 @@ export class QueriesSection extends AnalyticsSectionWidget {
     );
   }
 
+  private _templateRow(id: string): HTMLElement | null {
+    return (
+      [...this.node.querySelectorAll<HTMLElement>('[data-template-id]')].find(
+        row => row.dataset.templateId === id
+      ) ?? null
+    );
+  }
+
+  private _templateAction(id: string, pending: string, work: () => Promise<string>): Promise<void> {
+    return this._rowAction(this._templateRow(id), pending, work);
+  }
+
   /**
    * Run a row action with its progress on the row (busy, a status line) and
    * its outcome in the section's notice.
    */
-  private async _action(id: string, pending: string, work: () => Promise<string>): Promise<void> {
-    const row = this._row(id);
+  private _action(id: string, pending: string, work: () => Promise<string>): Promise<void> {
+    return this._rowAction(this._row(id), pending, work);
+  }
+
+  private async _rowAction(
+    row: HTMLElement | null,
+    pending: string,
+    work: () => Promise<string>
+  ): Promise<void> {
     const status = row?.querySelector<HTMLElement>('[data-testid="queries-row-status"]') ?? null;
     row?.classList.add('jp-mod-busy');
     row?.setAttribute('aria-busy', 'true');

@@ -4,7 +4,9 @@
  * tag and SQL text is set as text.
  */
 import {
+  deleteIcon,
   downloadIcon,
+  editIcon,
   ellipsesIcon,
   notebookIcon,
   shareIcon,
@@ -19,6 +21,7 @@ import type {
 } from '../../api/queries';
 import { h } from '../../ui/dom';
 import { formatDuration, formatWhen, sqlSnippet } from './model';
+import { templateActions } from './templates';
 
 export const CSS = 'jp-AnalyticsQueries';
 
@@ -162,22 +165,67 @@ export function queryRow(
   return row;
 }
 
-/** One template with its "Use template" button. */
+/** What a template row lets the user do. */
+export interface ITemplateRowHandlers {
+  use(template: IQueryTemplate): void;
+  edit(template: IQueryTemplate): void;
+  remove(template: IQueryTemplate): void;
+  share(template: IQueryTemplate): void;
+}
+
+/**
+ * One template: "Use template", and Edit, Delete and Share only when the
+ * level the server returned allows them (a template shared at `view` shows
+ * none of the three).
+ */
 export function templateRow(
   template: IQueryTemplate,
-  onUse: (template: IQueryTemplate) => void
+  handlers: ITemplateRowHandlers
 ): HTMLLIElement {
+  const allowed = templateActions(template.permission);
   const use = h('button', {
     className: `${CSS}-button`,
     testId: 'queries-template-use',
     text: 'Use template',
     attrs: { type: 'button' }
   });
-  use.addEventListener('click', () => onUse(template));
+  use.addEventListener('click', () => handlers.use(template));
+  const actions = h('div', { className: `${CSS}-actions` }, use);
+  if (allowed.edit) {
+    actions.append(
+      iconButton(editIcon, `Edit ${template.name}`, 'queries-template-edit', () =>
+        handlers.edit(template)
+      )
+    );
+  }
+  if (allowed.share) {
+    actions.append(
+      iconButton(shareIcon, `Share ${template.name}`, 'queries-template-share', () =>
+        handlers.share(template)
+      )
+    );
+  }
+  if (allowed.remove) {
+    actions.append(
+      iconButton(deleteIcon, `Delete ${template.name}`, 'queries-template-delete', () =>
+        handlers.remove(template)
+      )
+    );
+  }
   const meta = h('div', { className: `${CSS}-meta` });
   const count = template.parameters.length;
   meta.append(
     h('span', { text: count === 1 ? '1 parameter' : `${count} parameters` }),
+    ...(template.permission === 'manage'
+      ? []
+      : [
+          h('span', {
+            className: `${CSS}-level`,
+            testId: 'queries-template-level',
+            text: `${template.permission}${template.owner_name ? ` · ${template.owner_name}` : ''}`,
+            attrs: { title: 'Your level on this template, and its owner' }
+          })
+        ]),
     ...template.tags.map(tag => h('span', { className: `${CSS}-tag jp-mod-static`, text: tag }))
   );
   return h(
@@ -185,18 +233,31 @@ export function templateRow(
     {
       className: `${CSS}-row`,
       testId: 'queries-template-row',
-      attrs: { 'data-template-id': template.id }
+      attrs: {
+        'data-template-id': template.id,
+        'data-template-name': template.name,
+        'data-permission': template.permission
+      }
     },
     h(
       'div',
       { className: `${CSS}-main` },
-      h('div', { className: `${CSS}-name`, testId: 'queries-template-name', text: template.name }),
+      h('div', {
+        className: `${CSS}-name`,
+        testId: 'queries-template-name',
+        text: template.name,
+        attrs: { title: template.description || template.name }
+      }),
       ...(template.description
         ? [h('div', { className: `${CSS}-description`, text: template.description })]
         : []),
-      meta
-    ),
-    h('div', { className: `${CSS}-actions` }, use)
+      h('div', { className: `${CSS}-line` }, meta, actions),
+      h('div', {
+        className: `${CSS}-status`,
+        testId: 'queries-row-status',
+        attrs: { 'aria-live': 'polite' }
+      })
+    )
   );
 }
 
