@@ -6,7 +6,7 @@
  */
 import type { IAnalyticsUser } from '../tokens';
 import { AreaAPI } from './base';
-import { requestAPI, withQuery } from './request';
+import { requestAPI } from './request';
 
 /** `PATCH api/user` (`schemas/users.py` `UserProfileUpdate`): omitted fields stay. */
 export interface IProfileUpdate {
@@ -222,13 +222,9 @@ export class AccountAPI extends AreaAPI {
 
   /** `GET api/user/activity`: one page of the caller's feed, newest first. */
   activity(options: { cursor?: string | null; limit?: number } = {}): Promise<IActivityPage> {
-    const path = withQuery('api/user/activity', {
+    return this.get<IActivityPage>('api/user/activity', {
       cursor: options.cursor ?? null,
       limit: options.limit ?? 20
     });
-    // Not JupyterLab's default `cache: 'no-store'`: that appends a `&<timestamp>` cache
-    // buster, which the route's strict query model refuses (422, extra input). The server
-    // answers `Cache-Control: no-store`, so `no-cache` fetches fresh all the same.
-    return requestAPI<IActivityPage>(path, { cache: 'no-cache' }, this.settings);
   }
 }

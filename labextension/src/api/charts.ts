@@ -5,8 +5,7 @@
  * and `chart_export.py`.
  */
 import { AreaAPI } from './base';
-import type { Query } from './base';
-import { type IDownload, requestAPI, requestBlob, withQuery } from './request';
+import { type IDownload, requestBlob, withQuery } from './request';
 
 /** The caller's level on a chart or template. */
 export type ChartPermission = 'view' | 'edit' | 'manage';
@@ -125,20 +124,6 @@ export function thumbnailPath(id: string, size: IThumbnailSize): string {
 }
 
 export class ChartsAPI extends AreaAPI {
-  /**
-   * `GET` without JupyterLab's cache buster: its default `cache: 'no-store'`
-   * appends `&<timestamp>` to the URL, which the server's strict query-string
-   * validation refuses (422). Our JSON answers carry `Cache-Control:
-   * no-store`, so `no-cache` still reads fresh data.
-   */
-  protected override get<T>(path: string, query: Query = {}): Promise<T> {
-    return requestAPI<T>(
-      withQuery(path, query),
-      { cache: 'no-cache' },
-      this.settings
-    );
-  }
-
   /** `GET /api/chart`: the charts the caller may view, oldest first. */
   list(
     options: { limit?: number; cursor?: string | null; queryId?: string } = {}

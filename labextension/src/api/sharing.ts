@@ -3,8 +3,7 @@
  * `GET|POST /api/<area>/share`, `DELETE /api/<area>/share/<grant id>`;
  * and `GET /api/users`, the people a grant may name.
  */
-import { AreaAPI, type Query } from './base';
-import { requestAPI, withQuery } from './request';
+import { AreaAPI } from './base';
 
 /** An area whose objects can be shared, as its routes spell it. */
 export type ShareArea = 'datasources' | 'query' | 'chart' | 'dashboards';
@@ -48,7 +47,7 @@ export interface IUserMatch {
 
 export class SharingAPI extends AreaAPI {
   grants(area: ShareArea, objectId: string, objectType?: string): Promise<IGrant[]> {
-    return this._fresh<{ items: IGrant[] }>(`api/${area}/share`, {
+    return this.get<{ items: IGrant[] }>(`api/${area}/share`, {
       object_id: objectId,
       object_type: objectType
     }).then(page => page.items);
@@ -64,24 +63,9 @@ export class SharingAPI extends AreaAPI {
 
   /** Accounts whose username or display name starts with `prefix` (at most `limit`). */
   findUsers(prefix: string, limit = 10): Promise<IUserMatch[]> {
-    return this._fresh<{ items: IUserMatch[] }>('api/users', {
+    return this.get<{ items: IUserMatch[] }>('api/users', {
       query: prefix,
       limit
     }).then(page => page.items);
-  }
-
-  /**
-   * `GET` without JupyterLab's cache buster. Its default `cache: 'no-store'`
-   * makes `ServerConnection.makeRequest` append `&<timestamp>` to the URL,
-   * which these routes refuse (422: they name every query parameter they
-   * take). Our answers carry `Cache-Control: no-store`, so `no-cache` reads
-   * just as fresh.
-   */
-  private _fresh<T>(path: string, query: Query): Promise<T> {
-    return requestAPI<T>(
-      withQuery(path, query),
-      { cache: 'no-cache' },
-      this.settings
-    );
   }
 }
