@@ -104,7 +104,10 @@ export function uniqueTileId(
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  const stem = trimId(slug ? `${source.kind}-${slug}` : source.kind, MAX_TILE_ID);
+  const stem = trimId(
+    slug ? `${source.kind}-${slug}` : source.kind,
+    MAX_TILE_ID
+  );
   if (!taken.has(stem)) {
     return stem;
   }
@@ -122,7 +125,11 @@ function trimId(id: string, length: number): string {
 }
 
 /** The new tile for `source`, titled `title`. */
-export function tileFor(source: ITileSource, id: string, title: string): IDashboardTile {
+export function tileFor(
+  source: ITileSource,
+  id: string,
+  title: string
+): IDashboardTile {
   return source.kind === 'chart'
     ? { id, type: 'chart', title, chart_id: source.id }
     : { id, type: 'query', title, query_id: source.id };
@@ -164,7 +171,10 @@ export function appendTilePatch(
   const id = uniqueTileId(source, dashboard.tiles, dashboard.layout);
   return {
     tiles: [...dashboard.tiles, tileFor(source, id, title.trim())],
-    layout: [...dashboard.layout, { tile: id, ...nextPosition(dashboard.layout, source.kind) }],
+    layout: [
+      ...dashboard.layout,
+      { tile: id, ...nextPosition(dashboard.layout, source.kind) }
+    ],
     base_version: dashboard.version
   };
 }
@@ -181,9 +191,4 @@ export function newDashboardBody(
     tiles: [tileFor(source, id, title.trim())],
     layout: [{ tile: id, ...nextPosition([], source.kind) }]
   };
-}
-
-/** The id of the tile `appendTilePatch`/`newDashboardBody` added (the last one). */
-export function addedTileId(dashboard: Pick<IDashboard, 'tiles'>): string | null {
-  return dashboard.tiles.length === 0 ? null : dashboard.tiles[dashboard.tiles.length - 1].id;
 }

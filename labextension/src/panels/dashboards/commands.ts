@@ -1,15 +1,19 @@
 /**
  * The Dashboards commands: palette items (Refresh Dashboards, Open
- * Dashboard…, New Dashboard) and the row context menu. A command acts on the
+ * Dashboard…, New Dashboard), the row context menu, and Add to Dashboard…
+ * (run from chart and saved-query rows). A command acts on the
  * dashboard named by its `id` argument, else on the row the context menu was
  * opened on.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { errorMessage } from '../../api';
 import type { DashboardExportFormat, IDashboard } from '../../api/dashboards';
 import type { IAnalyticsContext } from '../../context';
 import { h } from '../../ui/dom';
+import { addToDashboard } from './add-tile';
+import { ADD_TO_DASHBOARD_COMMAND, isTileKind, type ITileSource } from './add-tile-model';
 import { actionsFor, type IDashboardActions } from './model';
 import { DashboardsSection, ROW_ID_ATTRIBUTE, ROW_SELECTOR } from './section';
 
@@ -30,7 +34,12 @@ export namespace DashboardCommandIDs {
   export const openInNotebook = `${NS}:open-dashboard-in-notebook`;
   export const rename = `${NS}:rename-dashboard`;
   export const remove = `${NS}:delete-dashboard`;
+  /** `{kind: 'chart' | 'query', id, name}`: put that object on a dashboard as a tile. */
+  export const addToDashboard = ADD_TO_DASHBOARD_COMMAND;
 }
+
+/** The row attribute naming the object under a context menu, per tile kind. */
+const SOURCE_ROW_ATTRIBUTE = { chart: 'data-chart-id', query: 'data-query-id' } as const;
 
 type Action = (dashboard: IDashboard) => unknown;
 
@@ -120,6 +129,56 @@ export function registerDashboardCommands(
       }
     }
   });
+  /**
+   * What "Add to dashboard…" adds: `kind` and `id` from its arguments (the id
+   * else from the chart or query row under the context menu) and `name`
+   * (else read from the server, which also proves the object is visible).
+   */
+  const tileSource = (args: {
+    kind?: unknown;
+    id?: unknown;
+  }): Pick<ITileSource, 'kind' | 'id'> | null => {
+    if (!isTileKind(args.kind)) {
+      return null;
+    }
+    const attribute = SOURCE_ROW_ATTRIBUTE[args.kind];
+    const id =
+      typeof args.id === 'string'
+        ? args.id
+        : ctx.app
+            .contextMenuHitTest(node => node.hasAttribute(attribute))
+            ?.getAttribute(attribute);
+    return id ? { kind: args.kind, id } : null;
+  };
+  commands.addCommand(DashboardCommandIDs.addToDashboard, {
+    label: 'Add to Dashboard…',
+    caption: 'Put this chart or query on a dashboard you may edit, as a new tile',
+    isEnabled: args => tileSource(args) !== null,
+    execute: async args => {
+      const target = tileSource(args);
+      if (target === null) {
+        return null;
+      }
+      let name = typeof args.name === 'string' ? args.name : '';
+      if (name === '') {
+        try {
+          name =
+            target.kind === 'chart'
+              ? (await ctx.api.charts.getChart(target.id)).name
+              : (await ctx.api.queries.getQuery(target.id)).name;
+        } catch (error) {
+          await showDialog({
+            title: 'Add to dashboard',
+            body: `Could not read the ${target.kind}: ${errorMessage(error)}`,
+            buttons: [Dialog.okButton({ label: 'Close' })]
+          });
+          return null;
+        }
+      }
+      return addToDashboard(ctx, actions, { ...target, name });
+    }
+  });
+
   for (const command of [
     DashboardCommandIDs.refresh,
     DashboardCommandIDs.pick,

@@ -16,7 +16,7 @@ import { checkTitle } from './model';
 const CSS = 'jp-AnalyticsDashboards';
 
 /** A dialog body that can show the outcome of the last submit. */
-class FormBody extends Widget {
+export class FormBody extends Widget {
   constructor(...children: Node[]) {
     super({ node: h('div', { className: `${CSS}-dialogBody` }) });
     this.error = h('div', {
@@ -58,7 +58,7 @@ class NameBody extends FormBody implements Dialog.IBodyWidget<string> {
   readonly input: HTMLInputElement;
 }
 
-interface ISubmitOptions<T> {
+export interface ISubmitOptions<T> {
   title: string;
   body: FormBody & { getValue(): T };
   accept: string;
@@ -138,7 +138,7 @@ class SubmitDialog<T> extends Dialog<T> {
 }
 
 /** Run a submit dialog; true when the submit succeeded. */
-async function runSubmitDialog<T>(options: ISubmitOptions<T>): Promise<boolean> {
+export async function runSubmitDialog<T>(options: ISubmitOptions<T>): Promise<boolean> {
   const dialog = new SubmitDialog<T>(options);
   try {
     const result = await dialog.launch();
