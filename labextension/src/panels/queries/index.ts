@@ -8,6 +8,7 @@ import { Menu } from '@lumino/widgets';
 
 import type { IAnalyticsContext, IAnalyticsSection } from '../../context';
 import { CommandIDs } from '../../tokens';
+import { ADD_TO_DASHBOARD_COMMAND } from '../dashboards/add-tile-model';
 import type { ExportFormat, ISavedQuery } from '../../api/queries';
 import { QUERY_ROW_SELECTOR, QueryCommandIDs } from './commands-ids';
 import { EXPORT_FORMATS, exportFormat } from './export';
@@ -132,6 +133,12 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
   app.contextMenu.addItem({ command: QueryCommandIDs.openQuery, selector, rank: 1 });
   app.contextMenu.addItem({ command: QueryCommandIDs.toggleFavorite, selector, rank: 2 });
   app.contextMenu.addItem({ command: QueryCommandIDs.shareQuery, selector, rank: 3 });
+  app.contextMenu.addItem({
+    command: ADD_TO_DASHBOARD_COMMAND,
+    args: { kind: 'query' },
+    selector,
+    rank: 3.5
+  });
   app.contextMenu.addItem({ command: QueryCommandIDs.saveAsTemplate, selector, rank: 4 });
   app.contextMenu.addItem({ type: 'submenu', submenu: exportMenu, selector, rank: 5 });
   app.contextMenu.addItem({ command: QueryCommandIDs.renameQuery, selector, rank: 6 });

@@ -27,6 +27,7 @@ import { h } from '../../ui/dom';
 import { openShareDialog } from '../../ui/share-dialog';
 import { AnalyticsSectionWidget } from '../../ui/section';
 import { emptyView } from '../../ui/status';
+import { ADD_TO_DASHBOARD_COMMAND } from '../dashboards/add-tile-model';
 import { openQueryCode, openSqlCode } from './cells';
 import {
   EXPORT_FORMATS,
@@ -599,6 +600,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
     menu.addItem({ command: QueryCommandIDs.toggleFavorite, args: { id } });
     menu.addItem({ command: QueryCommandIDs.shareQuery, args: { id } });
     menu.addItem({ command: QueryCommandIDs.saveAsTemplate, args: { id } });
+    menu.addItem({
+      command: ADD_TO_DASHBOARD_COMMAND,
+      args: { kind: 'query', id, name: this.queryById(id)?.name ?? '' }
+    });
     menu.addItem({ type: 'separator' });
     menu.addItem({ command: QueryCommandIDs.renameQuery, args: { id } });
     menu.addItem({ command: QueryCommandIDs.deleteQuery, args: { id } });
