@@ -11,6 +11,7 @@ import { Menu } from '@lumino/widgets';
 import { errorMessage } from '../../api';
 import type { IChart } from '../../api/charts';
 import type { IAnalyticsContext } from '../../context';
+import { ADD_TO_DASHBOARD_COMMAND } from '../dashboards/add-tile-model';
 import { openShareDialog } from '../../ui/share-dialog';
 import {
   applyTemplateDialog,
@@ -267,6 +268,12 @@ export function registerChartCommands(
     rank: 3
   });
   app.contextMenu.addItem({
+    command: ADD_TO_DASHBOARD_COMMAND,
+    args: { kind: 'chart' },
+    selector: ROW_SELECTOR,
+    rank: 3.5
+  });
+  app.contextMenu.addItem({
     type: 'separator',
     selector: ROW_SELECTOR,
     rank: 4
@@ -316,7 +323,14 @@ export function registerChartCommands(
       },
       share: chart => run(ChartCommandIDs.share, chart),
       rename: chart => run(ChartCommandIDs.rename, chart),
-      remove: chart => run(ChartCommandIDs.remove, chart)
+      remove: chart => run(ChartCommandIDs.remove, chart),
+      addToDashboard: chart => {
+        void app.commands.execute(ADD_TO_DASHBOARD_COMMAND, {
+          kind: 'chart',
+          id: chart.id,
+          name: chart.name
+        });
+      }
     };
   };
 }

@@ -4,6 +4,7 @@
  * Jest can build rows from fixtures. Names are set as text.
  */
 import {
+  addIcon,
   deleteIcon,
   downloadIcon,
   editIcon,
@@ -26,6 +27,8 @@ export interface IRowActions {
   share(chart: IChart): void;
   rename(chart: IChart): void;
   remove(chart: IChart): void;
+  /** Put the chart on a dashboard (Add to dashboard…); no button without it. */
+  addToDashboard?(chart: IChart): void;
 }
 
 function iconButton(
@@ -119,6 +122,16 @@ export function chartRow(
       iconButton(downloadIcon, 'Export…', 'chart-export', button =>
         actions.exportMenu(chart, button)
       ),
+      ...(actions.addToDashboard
+        ? [
+            iconButton(
+              addIcon,
+              'Add to dashboard…',
+              'chart-add-to-dashboard',
+              () => actions.addToDashboard?.(chart)
+            )
+          ]
+        : []),
       iconButton(
         shareIcon,
         'Share…',
