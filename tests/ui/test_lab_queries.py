@@ -28,7 +28,12 @@ can import them:
   ``queries-form-name``, ``queries-form-datasource``, ``queries-form-sql``,
   ``queries-form-tags``, ``queries-form-description``, ``queries-template-params``,
   ``queries-form-error``, ``queries-form-submit``, ``queries-form-cancel``
-- templates: ``queries-template-row``, ``queries-template-name``, ``queries-template-use``;
+- templates: ``queries-template-row`` (attributes ``data-template-id``, ``data-template-name``,
+  ``data-permission``) with ``queries-template-name``, ``queries-template-use`` and, as the
+  caller's level allows, ``queries-template-edit`` (edit), ``queries-template-share`` and
+  ``queries-template-delete`` (manage); ``queries-template-level`` (a shared template);
+  forms ``queries-save-template-form`` (Save as Template…), ``queries-edit-template-form``,
+  ``queries-export-form`` (a query with parameters: ``queries-export-params``, prefilled);
   history: ``queries-history-row``, ``queries-history-sql``, ``queries-history-state``,
   ``queries-history-open``, ``queries-history-save``
 """
@@ -71,9 +76,21 @@ def open_queries_section(page: Page, url: str, token: str) -> Locator:
     page.goto(f"{url}lab?token={token}")
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
     sidebar = page.locator(f'[id="{SIDEBAR_ID}"]')
-    if not sidebar.is_visible():
-        page.locator(f'.jp-SideBar.jp-mod-left [data-id="{SIDEBAR_ID}"]').click()
-    expect(sidebar).to_be_visible()
+    tab = page.locator(f'.jp-SideBar.jp-mod-left [data-id="{SIDEBAR_ID}"]')
+    expect(tab).to_be_visible()
+    # A workspace left by an earlier test may reopen the sidebar just after the check (the tab
+    # toggles it): click until it stays open.
+    for attempt in range(3):
+        if not sidebar.is_visible():
+            tab.click()
+        try:
+            expect(sidebar).to_be_visible(timeout=5_000)
+            page.wait_for_timeout(500)
+            expect(sidebar).to_be_visible(timeout=1_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     section = queries_section(page)
     expect(section.get_by_test_id("queries-tab-saved")).to_be_visible()
     expect(section.get_by_test_id("queries-list-saved")).to_be_attached(timeout=30_000)
@@ -419,4 +436,159 @@ def test_queries_section_save_favorite_open_export(
         "aria-pressed", "false", timeout=15_000
     )
     assert api(demo, "GET", "api/query/favorites")["items"] == []
+    assert page.errors == [], f"uncaught errors in the page: {page.errors}"
+
+
+COUNTRY_SQL = "SELECT id, name, city, country FROM stores WHERE country = :country ORDER BY id"
+
+
+def country_stores(demo: DemoServer, country: str) -> list[list[str]]:
+    """The demo stores of ``country`` as ``COUNTRY_SQL`` answers them, as text."""
+    connection = duckdb.connect(str(demo.duckdb_path), read_only=True)
+    try:
+        rows = connection.execute(COUNTRY_SQL.replace(":country", "?"), [country]).fetchall()
+    finally:
+        connection.close()
+    return [[str(value) for value in row] for row in rows]
+
+
+def template_row(page: Page, name: str) -> Locator:
+    """The template row named exactly ``name`` in the Templates tab."""
+    return queries_section(page).locator(
+        f'[data-testid="queries-template-row"][data-template-name="{name}"]'
+    )
+
+
+def test_queries_section_templates_and_export_with_parameters(
+    demo: DemoServer, page: Page, screenshots_dir: Path
+) -> None:
+    """Save a parameterized query as a template (context menu), edit its name (a refused SQL
+    keeps the form with the server's message), share and delete it; export the query with a
+    parameter value chosen in the export form. Each step is checked through REST."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    datasource = next(
+        d for d in api(demo, "GET", "api/datasources")["items"] if d["name"] == "demo"
+    )
+    name = "Stores of a country <i>(tpl ui)</i>"
+    query = api(demo, "POST", "api/query", {
+        "name": name,
+        "description": "Stores of one country",
+        "datasource_id": datasource["id"],
+        "sql": COUNTRY_SQL,
+        "parameters": [{"name": "country", "type": "enum",
+                        "options": ["France", "United Kingdom"], "default": "France"}],
+        "tags": ["retail", "tpl"],
+    })  # fmt: skip
+    section = open_queries_section(page, demo.url, demo.server.token)
+    section.get_by_test_id("queries-search").fill("tpl ui")
+    expect(section.get_by_test_id("queries-row")).to_have_count(1, timeout=15_000)
+    row = query_row(page, name)
+    expect(row).to_be_visible()
+
+    # -- export with a parameter: the form shows the default, the file holds the value's rows ----
+    row.get_by_test_id("queries-export").click()
+    page.locator(".lm-Menu .lm-Menu-item", has_text=re.compile(r"^CSV$")).click()
+    form = section.get_by_test_id("queries-export-form")
+    expect(form).to_be_visible()
+    country = form.locator('[data-param="country"]')
+    expect(country.locator("option:checked")).to_have_text("France")
+    country.select_option(label="United Kingdom")
+    focus_queries_section(page)
+    page.screenshot(path=screenshots_dir / "panel-queries-export-form.png")
+    with page.expect_download(timeout=60_000) as download_info:
+        form.get_by_test_id("queries-form-submit").click()
+    expect(form).to_have_count(0, timeout=15_000)
+    download = download_info.value
+    with Path(download.path()).open(newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    expected_uk = country_stores(demo, "United Kingdom")
+    assert expected_uk
+    assert expected_uk != country_stores(demo, "France")
+    assert lines[0] == ["id", "name", "city", "country"]
+    assert lines[1:] == expected_uk
+    expect(section.get_by_test_id("queries-notice")).to_have_text(re.compile(r"^Downloaded "))
+
+    # -- Save as Template… from the row's context menu -------------------------------------------
+    row.click(button="right")
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text=re.compile(r"^Save as Template…$")).click()
+    form = section.get_by_test_id("queries-save-template-form")
+    expect(form).to_be_visible()
+    expect(form.get_by_test_id("queries-form-name")).to_have_value(name)
+    expect(form.get_by_test_id("queries-form-sql")).to_have_value(
+        COUNTRY_SQL.replace(":country", "{{ country }}")
+    )
+    form.get_by_test_id("queries-form-submit").click()
+    expect(form).to_have_count(0, timeout=15_000)
+    expect(section.get_by_test_id("queries-notice")).to_have_text(f"Saved the template “{name}”.")
+    expect(section.get_by_test_id("queries-tab-templates")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    listed = api(demo, "GET", "api/query/templates", q="tpl ui")["items"]
+    assert len(listed) == 1, listed
+    template = listed[0]
+    assert template["name"] == name
+    assert template["description"] == "Stores of one country"
+    assert template["body"] == COUNTRY_SQL.replace(":country", "{{ country }}")
+    assert template["parameters"][0]["name"] == "country"
+    assert template["parameters"][0]["default"] == "France"
+    assert template["tags"] == ["retail", "tpl"]
+    assert template["permission"] == "manage"
+    # The template renders back exactly the query's SQL.
+    rendered = api(demo, "POST", f"api/query/templates/{template['id']}/render", {})
+    assert rendered["sql"] == COUNTRY_SQL
+    trow = template_row(page, name)
+    expect(trow).to_be_visible(timeout=15_000)
+    expect(trow.get_by_test_id("queries-template-name")).to_have_text(name)  # markup as text
+    expect(trow.locator("i")).to_have_count(0)
+    for action in ("use", "edit", "share", "delete"):
+        expect(trow.get_by_test_id(f"queries-template-{action}")).to_be_visible()
+    page.screenshot(path=screenshots_dir / "panel-queries-templates.png")
+
+    # -- Edit: a refused SQL keeps the form with the server's message; then rename --------------
+    trow.get_by_test_id("queries-template-edit").click()
+    form = section.get_by_test_id("queries-edit-template-form")
+    expect(form).to_be_visible()
+    renamed = "Stores by country (tpl ui, edited)"
+    form.get_by_test_id("queries-form-name").fill(renamed)
+    form.get_by_test_id("queries-form-sql").fill("SELECT {{ nope }}")
+    form.get_by_test_id("queries-form-submit").click()
+    error = form.get_by_test_id("queries-form-error")
+    expect(error).to_contain_text("'nope' is not a parameter of this template")
+    expect(form.get_by_test_id("queries-form-name")).to_have_value(renamed)
+    assert api(demo, "GET", f"api/query/templates/{template['id']}")["name"] == name
+    form.get_by_test_id("queries-form-sql").fill(template["body"])
+    form.get_by_test_id("queries-form-submit").click()
+    expect(form).to_have_count(0, timeout=15_000)
+    expect(section.get_by_test_id("queries-notice")).to_have_text(
+        f"Saved the template “{renamed}”."
+    )
+    expect(template_row(page, renamed)).to_be_visible(timeout=15_000)
+    section.get_by_test_id("queries-search").fill("")
+    names = [t["name"] for t in api(demo, "GET", "api/query/templates")["items"]]
+    assert renamed in names, names
+    assert name not in names, names
+    edited = api(demo, "GET", f"api/query/templates/{template['id']}")
+    assert edited["body"] == template["body"]
+
+    # -- Share opens the share dialog on the template --------------------------------------------
+    template_row(page, renamed).get_by_test_id("queries-template-share").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(f"Share “{renamed}”")
+    dialog.get_by_role("button", name="Done").click()
+    expect(dialog).to_have_count(0)
+
+    # -- Delete (confirmed): gone from the list and the API --------------------------------------
+    template_row(page, renamed).get_by_test_id("queries-template-delete").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(f"Delete the template “{renamed}”?")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(section.get_by_test_id("queries-notice")).to_have_text(
+        f"Deleted the template “{renamed}”.", timeout=15_000
+    )
+    expect(template_row(page, renamed)).to_have_count(0)
+    names = [t["name"] for t in api(demo, "GET", "api/query/templates")["items"]]
+    assert renamed not in names
+    assert api(demo, "GET", f"api/query/{query['id']}")["name"] == name  # the query stays
     assert page.errors == [], f"uncaught errors in the page: {page.errors}"

@@ -190,7 +190,7 @@ export function templateRow(
     attrs: { type: 'button' }
   });
   use.addEventListener('click', () => handlers.use(template));
-  const actions = h('div', { className: `${CSS}-actions` }, use);
+  const actions = h('div', { className: `${CSS}-actions ${CSS}-templateActions` }, use);
   if (allowed.edit) {
     actions.append(
       iconButton(editIcon, `Edit ${template.name}`, 'queries-template-edit', () =>
@@ -251,7 +251,8 @@ export function templateRow(
       ...(template.description
         ? [h('div', { className: `${CSS}-description`, text: template.description })]
         : []),
-      h('div', { className: `${CSS}-line` }, meta, actions),
+      meta,
+      actions,
       h('div', {
         className: `${CSS}-status`,
         testId: 'queries-row-status',
