@@ -467,7 +467,7 @@ describe('the Add to dashboard form', () => {
       get: () => Promise.resolve(newer)
     });
     await expect(submitAddTile(server, body, body.getValue())).rejects.toThrow(
-      /was changed since it was loaded \(the dashboard is at version 5, not 3\)[\s\S]*version 5, 2 tiles[\s\S]*press Add/
+      /Someone else saved “Board <i>one<\/i>” since this dialog loaded it; the server said: the dashboard is at version 5, not 3\n[\s\S]*now version 5, 2 tiles[\s\S]*press Add/
     );
     expect(calls).toEqual([`update ${board.id}`, `get ${board.id}`]);
     expect(field(body, 'add-tile-placement').textContent).toMatch(

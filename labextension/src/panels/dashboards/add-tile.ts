@@ -239,9 +239,10 @@ export async function submitAddTile(
     }
     body.replaceDashboard(fresh);
     throw new Error(
-      `“${fresh.title}” was changed since it was loaded (${errorMessage(error)}).\n` +
-        `It is reloaded now (version ${fresh.version}, ${tileCountText(fresh.tiles.length).toLowerCase()}): ` +
-        'press Add to add the tile to this version.'
+      `Someone else saved “${fresh.title}” since this dialog loaded it; the server said: ` +
+        `${errorMessage(error)}\n` +
+        `The dialog has reloaded it (now version ${fresh.version}, ` +
+        `${tileCountText(fresh.tiles.length).toLowerCase()}): press Add to put the tile on that version.`
     );
   }
 }
