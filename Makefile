@@ -13,7 +13,7 @@ LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/n
 LAB_BUILD := analytics_ext/labextension/package.json
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-frontend lint format install frontend clean
+.PHONY: demo test test-frontend lint format install frontend screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -39,7 +39,7 @@ frontend: $(LAB_BUILD)
 lint: install
 	$(BIN)/ruff check analytics_ext tests bench
 	$(BIN)/ruff format --check analytics_ext tests bench
-	cd labextension && jlpm tsc --noEmit -p tsconfig.test.json
+	cd labextension && jlpm lint:check
 
 # Jest: the TypeScript logic of the panels (labextension/test/*.spec.ts), in jsdom.
 test-frontend: install
@@ -48,6 +48,7 @@ test-frontend: install
 format: install
 	$(BIN)/ruff format analytics_ext tests bench
 	$(BIN)/ruff check --fix analytics_ext tests bench
+	cd labextension && jlpm lint
 
 # Test files run on TEST_WORKERS processes (pytest-xdist, one file per worker at a time, so module
 # fixtures stay in one process). Schemathesis runs alone afterwards: its generated cases share one
@@ -56,6 +57,12 @@ TEST_WORKERS ?= 2
 test: install lint test-frontend
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/test_schemathesis.py
 	$(BIN)/python -m pytest tests/test_schemathesis.py
+
+# The README's pictures of the panels: the walk through them on demo data (Playwright, Debian
+# Chromium) writes tests/ui/screenshots/panel-*.png; they are copied into docs/images/.
+screenshots: install
+	$(BIN)/python -m pytest tests/ui/test_lab_walk.py -q
+	cp tests/ui/screenshots/panel-*.png docs/images/
 
 demo: install
 	$(BIN)/jupyter analytics demo-data --scale $(DEMO_SCALE)

@@ -13,11 +13,7 @@ import type { AnalyticsAPI } from './api';
 
 /** An area whose data changed; panels showing that area reload. */
 export type AnalyticsArea =
-  | 'account'
-  | 'charts'
-  | 'dashboards'
-  | 'datasources'
-  | 'queries';
+  'account' | 'charts' | 'dashboards' | 'datasources' | 'queries';
 
 export interface IAnalyticsChange {
   area: AnalyticsArea;

@@ -62,7 +62,9 @@ class AnalyticsContext implements IAnalyticsContext {
     shell.activateById(widget.id);
   }
 
-  private readonly _changed = new Signal<IAnalyticsContext, IAnalyticsChange>(this);
+  private readonly _changed = new Signal<IAnalyticsContext, IAnalyticsChange>(
+    this
+  );
 }
 
 /** The Analytics sidebar in the left area, its sections and their commands. */
@@ -104,7 +106,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       caption: 'Fetch every section of the Analytics sidebar again',
       execute: () => sidebar.refresh()
     });
-    palette?.addItem({ command: CommandIDs.openSidebar, category: 'Analytics' });
+    palette?.addItem({
+      command: CommandIDs.openSidebar,
+      category: 'Analytics'
+    });
     palette?.addItem({ command: CommandIDs.refresh, category: 'Analytics' });
   }
 };

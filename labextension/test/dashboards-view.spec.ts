@@ -7,7 +7,10 @@ import type { IAnalyticsContext } from '../src/context';
 import { DashboardActions } from '../src/panels/dashboards/actions';
 import { renameDashboardDialog } from '../src/panels/dashboards/dialogs';
 import { DashboardsSection } from '../src/panels/dashboards/section';
-import { DashboardViewer, VIEWER_SANDBOX } from '../src/panels/dashboards/viewer';
+import {
+  DashboardViewer,
+  VIEWER_SANDBOX
+} from '../src/panels/dashboards/viewer';
 
 function dashboard(fields: Partial<IDashboard> = {}): IDashboard {
   return {
@@ -54,7 +57,9 @@ function fakeContext(list: () => Promise<IDashboard[]>): IAnalyticsContext {
 
 async function shown(items: IDashboard[] | Error): Promise<DashboardsSection> {
   const section = new DashboardsSection(
-    fakeContext(() => (items instanceof Error ? Promise.reject(items) : Promise.resolve(items)))
+    fakeContext(() =>
+      items instanceof Error ? Promise.reject(items) : Promise.resolve(items)
+    )
   );
   Widget.attach(section, document.body);
   await section.refresh();
@@ -72,7 +77,12 @@ afterEach(() => {
 describe('DashboardsSection', () => {
   it('renders user-supplied names and owners as text', async () => {
     const section = await shown([
-      dashboard({ title: HOSTILE, owner_id: 'u2', owner_name: `<b>${HOSTILE}</b>`, permission: 'view' })
+      dashboard({
+        title: HOSTILE,
+        owner_id: 'u2',
+        owner_name: `<b>${HOSTILE}</b>`,
+        permission: 'view'
+      })
     ]);
     const [title] = byTestId(section.node, 'dashboard-title');
     expect(title.textContent).toBe(HOSTILE);
@@ -84,22 +94,40 @@ describe('DashboardsSection', () => {
 
   it('shows tiles and publish state, and enables what the level allows', async () => {
     const section = await shown([
-      dashboard({ id: 'P'.repeat(22), tiles: [{ id: 't', type: 'markdown', text: 'x' }], version: 4, published_version: 4 }),
+      dashboard({
+        id: 'P'.repeat(22),
+        tiles: [{ id: 't', type: 'markdown', text: 'x' }],
+        version: 4,
+        published_version: 4
+      }),
       dashboard({ id: 'V'.repeat(22), permission: 'view', owner_id: 'u2' })
     ]);
     const rows = byTestId(section.node, 'dashboard-row');
-    expect(rows.map(row => row.getAttribute('data-dashboard-id'))).toEqual(['P'.repeat(22), 'V'.repeat(22)]);
+    expect(rows.map(row => row.getAttribute('data-dashboard-id'))).toEqual([
+      'P'.repeat(22),
+      'V'.repeat(22)
+    ]);
     const [published, draft] = rows;
-    expect(byTestId(published, 'dashboard-tiles')[0].textContent).toBe('1 tile');
-    expect(byTestId(published, 'dashboard-state')[0].textContent).toBe('Published v4');
+    expect(byTestId(published, 'dashboard-tiles')[0].textContent).toBe(
+      '1 tile'
+    );
+    expect(byTestId(published, 'dashboard-state')[0].textContent).toBe(
+      'Published v4'
+    );
     expect(byTestId(published, 'dashboard-owner')).toHaveLength(0);
     const enabled = (row: HTMLElement, id: string) =>
       !(byTestId(row, id)[0] as HTMLButtonElement).disabled;
     expect(enabled(published, 'dashboard-open')).toBe(true);
     expect(enabled(published, 'dashboard-share')).toBe(true);
-    expect(byTestId(published, 'dashboard-publish')[0].textContent).toBe('Republish');
-    expect(byTestId(draft, 'dashboard-state')[0].textContent).toBe('Draft v1 · not published');
-    expect(byTestId(draft, 'dashboard-owner')[0].textContent).toBe('Shared with you');
+    expect(byTestId(published, 'dashboard-publish')[0].textContent).toBe(
+      'Republish'
+    );
+    expect(byTestId(draft, 'dashboard-state')[0].textContent).toBe(
+      'Draft v1 · not published'
+    );
+    expect(byTestId(draft, 'dashboard-owner')[0].textContent).toBe(
+      'Shared with you'
+    );
     expect(enabled(draft, 'dashboard-open')).toBe(false);
     expect(enabled(draft, 'dashboard-open-external')).toBe(false);
     expect(enabled(draft, 'dashboard-publish')).toBe(false);
@@ -108,30 +136,46 @@ describe('DashboardsSection', () => {
 
   it('filters rows by the search box without asking the server again', async () => {
     const list = jest.fn(() =>
-      Promise.resolve([dashboard({ id: 'a'.repeat(22), title: 'Sales' }), dashboard({ id: 'b'.repeat(22), title: 'Ops' })])
+      Promise.resolve([
+        dashboard({ id: 'a'.repeat(22), title: 'Sales' }),
+        dashboard({ id: 'b'.repeat(22), title: 'Ops' })
+      ])
     );
     const section = new DashboardsSection(fakeContext(list));
     Widget.attach(section, document.body);
     await section.refresh();
-    const [search] = byTestId(section.node, 'dashboards-search') as HTMLInputElement[];
+    const [search] = byTestId(
+      section.node,
+      'dashboards-search'
+    ) as HTMLInputElement[];
     search.value = 'sal';
     search.dispatchEvent(new Event('input'));
-    expect(byTestId(section.node, 'dashboard-title').map(node => node.textContent)).toEqual(['Sales']);
+    expect(
+      byTestId(section.node, 'dashboard-title').map(node => node.textContent)
+    ).toEqual(['Sales']);
     search.value = 'zzz';
     search.dispatchEvent(new Event('input'));
-    expect(byTestId(section.node, 'dashboards-empty')[0].textContent).toBe('No dashboard matches “zzz”.');
+    expect(byTestId(section.node, 'dashboards-empty')[0].textContent).toBe(
+      'No dashboard matches “zzz”.'
+    );
     expect(list).toHaveBeenCalledTimes(1);
   });
 
   it('has an empty state', async () => {
     const section = await shown([]);
-    expect(byTestId(section.node, 'dashboards-empty')[0].textContent).toMatch(/^No dashboards yet/);
+    expect(byTestId(section.node, 'dashboards-empty')[0].textContent).toMatch(
+      /^No dashboards yet/
+    );
   });
 
   it("shows the server's message when loading fails", async () => {
     const response = new Response('{}', { status: 403 });
-    const section = await shown(new AnalyticsAPIError(response, 'no access to <dashboards>', null));
-    expect(byTestId(section.node, 'analytics-error')[0].textContent).toBe('no access to <dashboards>');
+    const section = await shown(
+      new AnalyticsAPIError(response, 'no access to <dashboards>', null)
+    );
+    expect(byTestId(section.node, 'analytics-error')[0].textContent).toBe(
+      'no access to <dashboards>'
+    );
   });
 });
 
@@ -147,10 +191,14 @@ describe('DashboardViewer', () => {
       'http://localhost/sub/path/analytics/dashboards/AAAAAAAAAAAAAAAAAAAAAA'
     );
     const sandbox = frame.getAttribute('sandbox')!.split(' ');
-    expect(sandbox).toEqual(expect.arrayContaining(['allow-scripts', 'allow-same-origin']));
+    expect(sandbox).toEqual(
+      expect.arrayContaining(['allow-scripts', 'allow-same-origin'])
+    );
     expect(sandbox).not.toContain('allow-top-navigation');
     expect(VIEWER_SANDBOX).not.toContain('allow-modals');
-    expect(viewer.id).toBe('analytics-ext:dashboard-view:AAAAAAAAAAAAAAAAAAAAAA');
+    expect(viewer.id).toBe(
+      'analytics-ext:dashboard-view:AAAAAAAAAAAAAAAAAAAAAA'
+    );
     expect(viewer.title.label).toBe(HOSTILE);
     viewer.dispose();
   });
@@ -167,21 +215,28 @@ describe('rename dialog', () => {
     const rename = jest.fn((_title: string) => answers.shift()!());
     const done = renameDashboardDialog(dashboard({ title: 'Old' }), rename);
     await flush();
-    const input = document.querySelector<HTMLInputElement>('[data-testid="dashboards-name-input"]')!;
+    const input = document.querySelector<HTMLInputElement>(
+      '[data-testid="dashboards-name-input"]'
+    )!;
     const accept = () =>
-      document.querySelector<HTMLButtonElement>('.jp-Dialog-footer .jp-mod-accept')!.click();
+      document
+        .querySelector<HTMLButtonElement>('.jp-Dialog-footer .jp-mod-accept')!
+        .click();
 
     accept(); // unchanged name: refused before anything is sent
     expect(rename).not.toHaveBeenCalled();
-    expect(document.querySelector('[data-testid="dashboards-dialog-error"]')!.textContent).toBe(
-      'That is its name already.'
-    );
+    expect(
+      document.querySelector('[data-testid="dashboards-dialog-error"]')!
+        .textContent
+    ).toBe('That is its name already.');
 
     input.value = '  New name ';
     accept();
     await flush();
     expect(rename).toHaveBeenLastCalledWith('New name');
-    const error = document.querySelector<HTMLElement>('[data-testid="dashboards-dialog-error"]')!;
+    const error = document.querySelector<HTMLElement>(
+      '[data-testid="dashboards-dialog-error"]'
+    )!;
     expect(error.textContent).toBe('title: may not be <empty>');
     expect(error.hidden).toBe(false);
     expect(input.isConnected).toBe(true);
@@ -204,15 +259,26 @@ describe('DashboardActions', () => {
       { run: true }
     );
     expect(feedback.pending).toHaveBeenLastCalledWith('B'.repeat(22), null);
-    expect(feedback.failed).not.toHaveBeenCalledWith('B'.repeat(22), expect.any(String));
+    expect(feedback.failed).not.toHaveBeenCalledWith(
+      'B'.repeat(22),
+      expect.any(String)
+    );
   });
 
   it("reports a failed export's server message on the row and ends the pending state", async () => {
     const ctx = fakeContext(() => Promise.resolve([]));
     const exportFile = jest.fn(() =>
-      Promise.reject(new AnalyticsAPIError(new Response('{}', { status: 503 }), 'no Chromium for PDF', null))
+      Promise.reject(
+        new AnalyticsAPIError(
+          new Response('{}', { status: 503 }),
+          'no Chromium for PDF',
+          null
+        )
+      )
     );
-    (ctx.api.dashboards as unknown as { exportFile: typeof exportFile }).exportFile = exportFile;
+    (
+      ctx.api.dashboards as unknown as { exportFile: typeof exportFile }
+    ).exportFile = exportFile;
     const feedback = { pending: jest.fn(), failed: jest.fn() };
     await new DashboardActions(ctx, feedback).exportAs(dashboard(), 'pdf');
     expect(exportFile).toHaveBeenCalledWith('AAAAAAAAAAAAAAAAAAAAAA', 'pdf');
@@ -220,6 +286,9 @@ describe('DashboardActions', () => {
       ['AAAAAAAAAAAAAAAAAAAAAA', 'Exporting PDF…'],
       ['AAAAAAAAAAAAAAAAAAAAAA', null]
     ]);
-    expect(feedback.failed).toHaveBeenLastCalledWith('AAAAAAAAAAAAAAAAAAAAAA', 'no Chromium for PDF');
+    expect(feedback.failed).toHaveBeenLastCalledWith(
+      'AAAAAAAAAAAAAAAAAAAAAA',
+      'no Chromium for PDF'
+    );
   });
 });

@@ -74,7 +74,9 @@ describe('levels and actions', () => {
   });
 
   it('lets a viewer open and export a published dashboard, nothing else', () => {
-    const allowed = actionsFor(dashboard({ permission: 'view', published_version: 1 }));
+    const allowed = actionsFor(
+      dashboard({ permission: 'view', published_version: 1 })
+    );
     expect(allowed).toEqual({
       open: true,
       publish: false,
@@ -105,7 +107,9 @@ describe('owner text', () => {
   it('names the owner of a shared dashboard when the server does', () => {
     const board = dashboard({ owner_id: 'u2', owner_name: 'bob' });
     expect(ownerText(board, 'me')).toBe('Shared by bob');
-    expect(ownerText(dashboard({ owner_id: 'u2' }), 'me')).toBe('Shared with you');
+    expect(ownerText(dashboard({ owner_id: 'u2' }), 'me')).toBe(
+      'Shared with you'
+    );
   });
 
   it('says when the owner account is gone', () => {
@@ -125,11 +129,15 @@ describe('viewer URL', () => {
     expect(viewerUrl('http://host/user/ann%40x/', id)).toBe(
       `http://host/user/ann%40x/analytics/dashboards/${id}`
     );
-    expect(viewerUrl('/lab-sub/deep/', id)).toBe(`/lab-sub/deep/analytics/dashboards/${id}`);
+    expect(viewerUrl('/lab-sub/deep/', id)).toBe(
+      `/lab-sub/deep/analytics/dashboards/${id}`
+    );
   });
 
   it('encodes the id as one path segment', () => {
-    expect(viewerUrl('/base/', '../x?y')).toBe('/base/analytics/dashboards/..%2Fx%3Fy');
+    expect(viewerUrl('/base/', '../x?y')).toBe(
+      '/base/analytics/dashboards/..%2Fx%3Fy'
+    );
   });
 
   it('has one tab id per dashboard', () => {
@@ -140,7 +148,9 @@ describe('viewer URL', () => {
 
 describe('export file names', () => {
   it('keeps letters of any script and drops separators', () => {
-    expect(exportFileName('Umsätze / Q4 "final"', 'pdf')).toBe('Umsätze-Q4-final.pdf');
+    expect(exportFileName('Umsätze / Q4 "final"', 'pdf')).toBe(
+      'Umsätze-Q4-final.pdf'
+    );
     expect(exportFileName('売上 2026', 'html')).toBe('売上-2026.html');
   });
 
@@ -172,7 +182,12 @@ describe('notebook code', () => {
 describe('search', () => {
   const items = [
     dashboard({ id: 'a', title: 'Retail overview', tags: ['sales'] }),
-    dashboard({ id: 'b', title: 'Ops', description: 'Warehouse latency', owner_name: 'bob' }),
+    dashboard({
+      id: 'b',
+      title: 'Ops',
+      description: 'Warehouse latency',
+      owner_name: 'bob'
+    }),
     dashboard({ id: 'c', title: 'Retail returns' })
   ];
   const ids = (search: string): string[] =>

@@ -74,7 +74,12 @@ describe('form values → request bodies', () => {
       database: 'sales',
       username: 'ana',
       password: 's3cret',
-      options: { read_only: true, row_limit: 100000, timeout_seconds: 300, cache_ttl_seconds: 0 }
+      options: {
+        read_only: true,
+        row_limit: 100000,
+        timeout_seconds: 300,
+        cache_ttl_seconds: 0
+      }
     });
   });
 
@@ -91,16 +96,31 @@ describe('form values → request bodies', () => {
       name: 'retail',
       drivername: 'duckdb',
       database: '/data/retail.duckdb',
-      options: { read_only: true, row_limit: null, timeout_seconds: 300, cache_ttl_seconds: 0 }
+      options: {
+        read_only: true,
+        row_limit: null,
+        timeout_seconds: 300,
+        cache_ttl_seconds: 0
+      }
     });
-    expect(createBody({ ...values, kind: 'sqlite', path: '/d/x.sqlite' }).drivername).toBe('sqlite');
+    expect(
+      createBody({ ...values, kind: 'sqlite', path: '/d/x.sqlite' }).drivername
+    ).toBe('sqlite');
   });
 
   it('sends a URL as written, with a separate password only when given', () => {
-    const values = { ...emptyValues('url'), name: 'u', url: ' mysql+pymysql://me@h/db ' };
-    expect(createBody(values)).toMatchObject({ url: 'mysql+pymysql://me@h/db' });
+    const values = {
+      ...emptyValues('url'),
+      name: 'u',
+      url: ' mysql+pymysql://me@h/db '
+    };
+    expect(createBody(values)).toMatchObject({
+      url: 'mysql+pymysql://me@h/db'
+    });
     expect(createBody(values)).not.toHaveProperty('password');
-    expect(createBody({ ...values, password: 'pw' })).toMatchObject({ password: 'pw' });
+    expect(createBody({ ...values, password: 'pw' })).toMatchObject({
+      password: 'pw'
+    });
   });
 
   it('edits show no secret, and patch only what changed', () => {
@@ -109,24 +129,38 @@ describe('form values → request bodies', () => {
     expect(values.password).toBe('');
     expect(JSON.stringify(values)).not.toContain('********');
     expect(patchBody(values, ds)).toEqual({});
-    expect(patchBody({ ...values, name: 'renamed', database: 'sales2' }, ds)).toEqual({
+    expect(
+      patchBody({ ...values, name: 'renamed', database: 'sales2' }, ds)
+    ).toEqual({
       name: 'renamed',
       database: 'sales2'
     });
-    expect(patchBody({ ...values, password: 'new' }, ds)).toEqual({ password: 'new' });
+    expect(patchBody({ ...values, password: 'new' }, ds)).toEqual({
+      password: 'new'
+    });
     expect(patchBody({ ...values, port: '' }, ds)).toEqual({ port: null });
-    expect(patchBody({ ...values, readOnly: false, rowLimit: '50' }, ds)).toEqual({
+    expect(
+      patchBody({ ...values, readOnly: false, rowLimit: '50' }, ds)
+    ).toEqual({
       options: { read_only: false, row_limit: 50 }
     });
   });
 
   it('edits a datasource with URL options as its (masked) URL', () => {
-    const ds = saved({ query: { sslmode: 'require' }, url: 'postgresql+psycopg://ana:********@h/db?sslmode=require' });
+    const ds = saved({
+      query: { sslmode: 'require' },
+      url: 'postgresql+psycopg://ana:********@h/db?sslmode=require'
+    });
     const values = valuesFromDatasource(ds);
     expect(values.kind).toBe('url');
     expect(values.url).toBe(ds.url);
     expect(patchBody(values, ds)).toEqual({});
-    expect(patchBody({ ...values, url: 'postgresql+psycopg://ana:********@h/db2' }, ds)).toEqual({
+    expect(
+      patchBody(
+        { ...values, url: 'postgresql+psycopg://ana:********@h/db2' },
+        ds
+      )
+    ).toEqual({
       url: 'postgresql+psycopg://ana:********@h/db2'
     });
   });
@@ -135,12 +169,19 @@ describe('form values → request bodies', () => {
     const fresh = { ...emptyValues('sqlite'), path: '/d/shop.sqlite' };
     expect(testBody(fresh, null)).toEqual({
       definition: { drivername: 'sqlite', database: '/d/shop.sqlite' },
-      options: { read_only: true, row_limit: 100000, timeout_seconds: 300, cache_ttl_seconds: 0 }
+      options: {
+        read_only: true,
+        row_limit: 100000,
+        timeout_seconds: 300,
+        cache_ttl_seconds: 0
+      }
     });
     const ds = saved();
     const values = valuesFromDatasource(ds);
     expect(testBody(values, ds)).toEqual({ datasource_id: ds.id });
-    expect(testBody({ ...values, host: 'other.example', password: 'pw' }, ds)).toEqual({
+    expect(
+      testBody({ ...values, host: 'other.example', password: 'pw' }, ds)
+    ).toEqual({
       datasource_id: ds.id,
       definition: { host: 'other.example', password: 'pw' }
     });
@@ -149,8 +190,12 @@ describe('form values → request bodies', () => {
   it('names problems it can see before asking the server', () => {
     expect(validate(emptyValues('duckdb'))).toMatch(/name/);
     expect(validate({ ...emptyValues('duckdb'), name: 'x' })).toMatch(/path/);
-    expect(validate({ ...emptyValues(), name: 'x', host: 'h', port: '54x' })).toMatch(/port/);
-    expect(validate({ ...emptyValues(), name: 'x', host: 'h', rowLimit: '1.5' })).toMatch(/row limit/);
+    expect(
+      validate({ ...emptyValues(), name: 'x', host: 'h', port: '54x' })
+    ).toMatch(/port/);
+    expect(
+      validate({ ...emptyValues(), name: 'x', host: 'h', rowLimit: '1.5' })
+    ).toMatch(/row limit/);
     expect(validate({ ...emptyValues(), name: 'x', host: 'h' })).toBeNull();
   });
 });
@@ -221,12 +266,22 @@ describe('DatasourceFormBody', () => {
     fill(body, 'datasource-form-path', '/etc/passwd.duckdb');
     expect(await body.save()).toBeNull();
     expect(api.create).toHaveBeenCalledWith(
-      expect.objectContaining({ name: 'retail', drivername: 'duckdb', database: '/etc/passwd.duckdb' })
+      expect.objectContaining({
+        name: 'retail',
+        drivername: 'duckdb',
+        database: '/etc/passwd.duckdb'
+      })
     );
-    const error = body.node.querySelector('[data-testid="datasource-form-error"]') as HTMLElement;
+    const error = body.node.querySelector(
+      '[data-testid="datasource-form-error"]'
+    ) as HTMLElement;
     expect(error.hidden).toBe(false);
     expect(error.textContent).toBe(refused.message);
-    expect(body.values()).toMatchObject({ name: 'retail', kind: 'duckdb', path: '/etc/passwd.duckdb' });
+    expect(body.values()).toMatchObject({
+      name: 'retail',
+      kind: 'duckdb',
+      path: '/etc/passwd.duckdb'
+    });
     expect(body.pending).toBe(false);
   });
 
@@ -256,13 +311,17 @@ describe('DatasourceFormBody', () => {
     const api = client({ testConnection: jest.fn().mockResolvedValue(result) });
     const ds = saved();
     const body = new DatasourceFormBody(api, ds);
-    const password = body.node.querySelector<HTMLInputElement>('[data-testid="datasource-form-password"]')!;
+    const password = body.node.querySelector<HTMLInputElement>(
+      '[data-testid="datasource-form-password"]'
+    )!;
     expect(password.type).toBe('password');
     expect(password.value).toBe('');
     expect(body.node.innerHTML).not.toContain('********');
     await body.test();
     expect(api.testConnection).toHaveBeenCalledWith({ datasource_id: ds.id });
-    const shown = body.node.querySelector('[data-testid="datasource-form-test-result"]')!;
+    const shown = body.node.querySelector(
+      '[data-testid="datasource-form-test-result"]'
+    )!;
     expect(shown.textContent).toBe('Connection OK · PostgreSQL 16.4 · 12 ms');
   });
 });
@@ -271,16 +330,31 @@ describe('DatasourcesAPI', () => {
   it('asks for names only, and for one table’s columns on its own route', async () => {
     const urls: string[] = [];
     const fetch = jest.fn(async (input: RequestInfo | URL) => {
-      urls.push(typeof input === 'string' ? input : (input as Request).url ?? String(input));
-      return new Response('{}', { status: 200, headers: { 'Content-Type': 'application/json' } });
+      urls.push(
+        typeof input === 'string'
+          ? input
+          : ((input as Request).url ?? String(input))
+      );
+      return new Response('{}', {
+        status: 200,
+        headers: { 'Content-Type': 'application/json' }
+      });
     });
     const settings = ServerConnection.makeSettings({
       baseUrl: 'http://h/base/',
       fetch: fetch as unknown as typeof globalThis.fetch
     });
     const api = new DatasourcesAPI(settings);
-    await api.relationNames('D'.repeat(22), { schema: 'main', cursor: 'abc', limit: 100 });
-    await api.tableColumns('D'.repeat(22), { schema: 'main', table: 'we ird', limit: 200 });
+    await api.relationNames('D'.repeat(22), {
+      schema: 'main',
+      cursor: 'abc',
+      limit: 100
+    });
+    await api.tableColumns('D'.repeat(22), {
+      schema: 'main',
+      table: 'we ird',
+      limit: 200
+    });
     const first = new URL(urls[0]);
     expect(first.pathname).toBe('/base/api/datasources/schema');
     expect(Object.fromEntries(first.searchParams)).toMatchObject({
@@ -307,6 +381,11 @@ describe('DatasourcesAPI', () => {
       'limit',
       'columns'
     ]);
-    expect([...second.searchParams.keys()]).toEqual(['datasource_id', 'schema', 'table', 'limit']);
+    expect([...second.searchParams.keys()]).toEqual([
+      'datasource_id',
+      'schema',
+      'table',
+      'limit'
+    ]);
   });
 });

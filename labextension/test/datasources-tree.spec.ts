@@ -24,12 +24,19 @@ class FakeLoader implements ISchemaTreeLoader {
   calls: ICall[] = [];
   failNext: Error | null = null;
 
-  async relations(schema: string | null, cursor: string | null): Promise<IRelationsPage> {
+  async relations(
+    schema: string | null,
+    cursor: string | null
+  ): Promise<IRelationsPage> {
     this.calls.push({ kind: 'relations', schema, cursor });
     this._maybeFail();
     const name = schema ?? 'main';
     const all =
-      name === 'main' ? ['t1', 't2', 't3', 't4', 't5'] : name === 'other' ? ['o1'] : [];
+      name === 'main'
+        ? ['t1', 't2', 't3', 't4', 't5']
+        : name === 'other'
+          ? ['o1']
+          : [];
     const start = cursor === null ? 0 : Number(cursor.replace('after:', ''));
     const items = all.slice(start, start + 2).map(table => ({
       name: table,
@@ -83,7 +90,9 @@ describe('SchemaTreeModel', () => {
     const model = new SchemaTreeModel(loader, changes);
     expect(loader.calls).toEqual([]);
     await model.toggle();
-    expect(loader.calls).toEqual([{ kind: 'relations', schema: null, cursor: null }]);
+    expect(loader.calls).toEqual([
+      { kind: 'relations', schema: null, cursor: null }
+    ]);
     expect(model.status).toBe('loaded');
     expect(model.schemas.map(s => s.name)).toEqual(['main', 'other']);
     expect(changes).toHaveBeenCalled();
@@ -100,7 +109,11 @@ describe('SchemaTreeModel', () => {
     // Another schema asks for its own first page, by name.
     const other = model.findSchema('other')!;
     await model.toggleSchema(other);
-    expect(loader.calls[1]).toEqual({ kind: 'relations', schema: 'other', cursor: null });
+    expect(loader.calls[1]).toEqual({
+      kind: 'relations',
+      schema: 'other',
+      cursor: null
+    });
     expect(other.relations.items.map(r => r.name)).toEqual(['o1']);
     expect(other.relations.hasMore).toBe(false);
   });
@@ -113,10 +126,24 @@ describe('SchemaTreeModel', () => {
     await model.toggleSchema(main);
     expect(main.relations.next).toBe('after:2');
     await model.loadMoreRelations(main);
-    expect(loader.calls[1]).toEqual({ kind: 'relations', schema: 'main', cursor: 'after:2' });
+    expect(loader.calls[1]).toEqual({
+      kind: 'relations',
+      schema: 'main',
+      cursor: 'after:2'
+    });
     await model.loadMoreRelations(main);
-    expect(loader.calls[2]).toEqual({ kind: 'relations', schema: 'main', cursor: 'after:4' });
-    expect(main.relations.items.map(r => r.name)).toEqual(['t1', 't2', 't3', 't4', 't5']);
+    expect(loader.calls[2]).toEqual({
+      kind: 'relations',
+      schema: 'main',
+      cursor: 'after:4'
+    });
+    expect(main.relations.items.map(r => r.name)).toEqual([
+      't1',
+      't2',
+      't3',
+      't4',
+      't5'
+    ]);
     expect(main.relations.items[4].kind).toBe('view');
     expect(main.relations.hasMore).toBe(false);
     await model.loadMoreRelations(main); // nothing left: no request
@@ -135,14 +162,26 @@ describe('SchemaTreeModel', () => {
     expect(loader.calls).toEqual([
       { kind: 'columns', schema: 'main', table: 't2', cursor: null }
     ]);
-    expect(t2.columns.items.map(c => c.column.name)).toEqual(['t2_c0', 't2_c1']);
+    expect(t2.columns.items.map(c => c.column.name)).toEqual([
+      't2_c0',
+      't2_c1'
+    ]);
     expect(t2.columns.total).toBe(3);
     expect(t1.columns.status).toBe('idle');
     expect(t1.expanded).toBe(false);
     // Columns page on with the cursor; closing and opening again asks nothing.
     await model.loadMoreColumns(t2);
-    expect(loader.calls[1]).toEqual({ kind: 'columns', schema: 'main', table: 't2', cursor: '2' });
-    expect(t2.columns.items.map(c => c.column.name)).toEqual(['t2_c0', 't2_c1', 't2_c2']);
+    expect(loader.calls[1]).toEqual({
+      kind: 'columns',
+      schema: 'main',
+      table: 't2',
+      cursor: '2'
+    });
+    expect(t2.columns.items.map(c => c.column.name)).toEqual([
+      't2_c0',
+      't2_c1',
+      't2_c2'
+    ]);
     await model.toggleRelation(t2);
     await model.toggleRelation(t2);
     expect(loader.calls).toHaveLength(2);
@@ -150,7 +189,11 @@ describe('SchemaTreeModel', () => {
 
   it('keeps an error on the node that failed, and retries on the next opening', async () => {
     const loader = new FakeLoader();
-    const model = new SchemaTreeModel(loader, undefined, e => `shown: ${(e as Error).message}`);
+    const model = new SchemaTreeModel(
+      loader,
+      undefined,
+      e => `shown: ${(e as Error).message}`
+    );
     loader.failNext = new Error('no access');
     await model.toggle();
     expect(model.status).toBe('error');
@@ -218,7 +261,9 @@ describe('treeLoader', () => {
       row_estimate: null,
       primary_key: [],
       foreign_keys: [],
-      columns: [{ name: 'id', type: 'INT', nullable: false, primary_key: true }],
+      columns: [
+        { name: 'id', type: 'INT', nullable: false, primary_key: true }
+      ],
       next: 'c2',
       total_columns: 9
     });
@@ -237,7 +282,9 @@ describe('treeLoader', () => {
       limit: 200
     });
     expect(page).toEqual({
-      columns: [{ name: 'id', type: 'INT', nullable: false, primary_key: true }],
+      columns: [
+        { name: 'id', type: 'INT', nullable: false, primary_key: true }
+      ],
       next: 'c2',
       total: 9
     });

@@ -1,7 +1,14 @@
-import type { IParameterDefinition, IQueryTemplate, ISavedQuery } from '../src/api/queries';
+import type {
+  IParameterDefinition,
+  IQueryTemplate,
+  ISavedQuery
+} from '../src/api/queries';
 import { AnalyticsAPIError } from '../src/api/request';
 import { asksForParameters, exportRequest } from '../src/panels/queries/export';
-import { exportParamsForm, templateEditForm } from '../src/panels/queries/forms';
+import {
+  exportParamsForm,
+  templateEditForm
+} from '../src/panels/queries/forms';
 import { parameterFields, readParameters } from '../src/panels/queries/params';
 import {
   boundNames,
@@ -14,9 +21,18 @@ import {
 } from '../src/panels/queries/templates';
 
 const PARAMETERS: IParameterDefinition[] = [
-  { name: 'country', type: 'enum', options: ['France', 'United Kingdom'], default: 'France' },
+  {
+    name: 'country',
+    type: 'enum',
+    options: ['France', 'United Kingdom'],
+    default: 'France'
+  },
   { name: 'min_total', type: 'number', default: 10 },
-  { name: 'period', type: 'date_range', default: { start: '2026-01-01', end: 'today' } },
+  {
+    name: 'period',
+    type: 'date_range',
+    default: { start: '2026-01-01', end: 'today' }
+  },
   { name: 'day', type: 'date', default: 'today-7d' },
   { name: 'note', type: 'text' }
 ];
@@ -77,7 +93,7 @@ describe('template body from a saved query', () => {
 
   it('leaves strings, quoted names, comments, casts and undeclared names alone', () => {
     const sql = [
-      "SELECT ':country' AS s, \"a:country\" AS q, x::int, y:country,",
+      'SELECT \':country\' AS s, "a:country" AS q, x::int, y:country,',
       "'it''s :country' AS t, $$ :country $$ AS d, :other -- :country",
       '/* :country */ WHERE c = :country'
     ].join('\n');
@@ -85,9 +101,9 @@ describe('template body from a saved query', () => {
     expect(body.match(/\{\{ country \}\}/g)).toHaveLength(1);
     expect(body.endsWith('WHERE c = {{ country }}')).toBe(true);
     expect(body).toContain(':other');
-    expect(placeholderSpans(sql, new Set(['country'])).map(s => s.start)).toEqual([
-      sql.lastIndexOf(':country')
-    ]);
+    expect(
+      placeholderSpans(sql, new Set(['country'])).map(s => s.start)
+    ).toEqual([sql.lastIndexOf(':country')]);
   });
 
   it('escapes Jinja delimiters already in the SQL, so the body renders the SQL back', () => {
@@ -114,13 +130,33 @@ describe('template body from a saved query', () => {
     // Copies: editing the template body leaves the query's objects alone.
     expect(body.parameters![0]).not.toBe(query.parameters[0]);
     expect(body.tags).not.toBe(query.tags);
-    const edited = templateFromQuery(query, { name: 'Mine', description: '', body: 'SELECT 2' });
-    expect([edited.name, edited.description, edited.body]).toEqual(['Mine', '', 'SELECT 2']);
+    const edited = templateFromQuery(query, {
+      name: 'Mine',
+      description: '',
+      body: 'SELECT 2'
+    });
+    expect([edited.name, edited.description, edited.body]).toEqual([
+      'Mine',
+      '',
+      'SELECT 2'
+    ]);
   });
 
   it('patches only the fields that changed', () => {
-    expect(templatePatch(template, { name: 'Big orders', description: 'd', body: 'SELECT 1' })).toEqual({});
-    expect(templatePatch(template, { name: 'Bigger', description: 'd', body: 'SELECT 2' })).toEqual({
+    expect(
+      templatePatch(template, {
+        name: 'Big orders',
+        description: 'd',
+        body: 'SELECT 1'
+      })
+    ).toEqual({});
+    expect(
+      templatePatch(template, {
+        name: 'Bigger',
+        description: 'd',
+        body: 'SELECT 2'
+      })
+    ).toEqual({
       name: 'Bigger',
       body: 'SELECT 2'
     });
@@ -129,9 +165,24 @@ describe('template body from a saved query', () => {
 
 describe('template permissions → actions', () => {
   it('view uses only; edit may edit; manage may also delete and share', () => {
-    expect(templateActions('view')).toEqual({ use: true, edit: false, remove: false, share: false });
-    expect(templateActions('edit')).toEqual({ use: true, edit: true, remove: false, share: false });
-    expect(templateActions('manage')).toEqual({ use: true, edit: true, remove: true, share: true });
+    expect(templateActions('view')).toEqual({
+      use: true,
+      edit: false,
+      remove: false,
+      share: false
+    });
+    expect(templateActions('edit')).toEqual({
+      use: true,
+      edit: true,
+      remove: false,
+      share: false
+    });
+    expect(templateActions('manage')).toEqual({
+      use: true,
+      edit: true,
+      remove: true,
+      share: true
+    });
   });
 });
 
@@ -140,7 +191,11 @@ describe('template form', () => {
     const submit = jest
       .fn()
       .mockRejectedValueOnce(
-        new AnalyticsAPIError(new Response(null, { status: 422 }), "body: 'x' is not a parameter of this template (line 1)", null)
+        new AnalyticsAPIError(
+          new Response(null, { status: 422 }),
+          "body: 'x' is not a parameter of this template (line 1)",
+          null
+        )
       )
       .mockResolvedValueOnce(undefined);
     const onClose = jest.fn();
@@ -156,17 +211,29 @@ describe('template form', () => {
     document.body.append(form.node);
     expect(form.node.querySelector('b')).toBeNull();
     expect(form.node.textContent).toContain('{{ name }}: min_total');
-    (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value = '  Renamed ';
-    const button = byTestId(form.node, 'queries-form-submit') as HTMLButtonElement;
+    (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value =
+      '  Renamed ';
+    const button = byTestId(
+      form.node,
+      'queries-form-submit'
+    ) as HTMLButtonElement;
     form.node.requestSubmit(button);
     form.node.requestSubmit(button);
     expect(button.disabled).toBe(true);
     await settle();
     expect(submit).toHaveBeenCalledTimes(1);
-    expect(submit).toHaveBeenCalledWith({ name: 'Renamed', description: 'd', body: 'SELECT {{ x }}' });
-    expect(byTestId(form.node, 'queries-form-error').textContent).toContain('not a parameter');
+    expect(submit).toHaveBeenCalledWith({
+      name: 'Renamed',
+      description: 'd',
+      body: 'SELECT {{ x }}'
+    });
+    expect(byTestId(form.node, 'queries-form-error').textContent).toContain(
+      'not a parameter'
+    );
     expect(onClose).not.toHaveBeenCalled();
-    expect((byTestId(form.node, 'queries-form-name') as HTMLInputElement).value).toBe('  Renamed ');
+    expect(
+      (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value
+    ).toBe('  Renamed ');
     form.node.requestSubmit();
     await settle();
     expect(onClose).toHaveBeenCalled();
@@ -187,7 +254,9 @@ describe('template form', () => {
     form.node.requestSubmit();
     await settle();
     expect(submit).not.toHaveBeenCalled();
-    expect(byTestId(form.node, 'queries-form-error').textContent).toBe('Give the template a name.');
+    expect(byTestId(form.node, 'queries-form-error').textContent).toBe(
+      'Give the template a name.'
+    );
   });
 });
 
@@ -198,7 +267,10 @@ describe('export with parameters', () => {
   });
 
   it('sends the values as parameters, none when there are none', () => {
-    expect(exportRequest(saved(), 'csv')).toEqual({ query_id: 'q1', format: 'csv' });
+    expect(exportRequest(saved(), 'csv')).toEqual({
+      query_id: 'q1',
+      format: 'csv'
+    });
     expect(exportRequest(saved(), 'parquet', { min_total: 50 })).toEqual({
       query_id: 'q1',
       format: 'parquet',
@@ -227,7 +299,9 @@ describe('export with parameters', () => {
   it('runs the export with the values changed in the form; a refusal keeps the form', async () => {
     const run = jest
       .fn()
-      .mockRejectedValueOnce(new Error('parameters.min_total: must be at least 0'))
+      .mockRejectedValueOnce(
+        new Error('parameters.min_total: must be at least 0')
+      )
       .mockResolvedValueOnce(undefined);
     const onClose = jest.fn();
     const form = exportParamsForm({
@@ -239,19 +313,31 @@ describe('export with parameters', () => {
     });
     expect(form.node.querySelector('img')).toBeNull();
     expect(form.node.textContent).toContain('Export “<img src=x>” as CSV');
-    const country = form.node.querySelector<HTMLSelectElement>('[data-param="country"]')!;
+    const country = form.node.querySelector<HTMLSelectElement>(
+      '[data-param="country"]'
+    )!;
     country.value = '1';
-    const total = form.node.querySelector<HTMLInputElement>('[data-param="min_total"]')!;
+    const total = form.node.querySelector<HTMLInputElement>(
+      '[data-param="min_total"]'
+    )!;
     total.value = '-5';
     form.node.requestSubmit();
     await settle();
-    expect(run).toHaveBeenLastCalledWith({ country: 'United Kingdom', min_total: -5 });
-    expect(byTestId(form.node, 'queries-form-error').textContent).toContain('must be at least 0');
+    expect(run).toHaveBeenLastCalledWith({
+      country: 'United Kingdom',
+      min_total: -5
+    });
+    expect(byTestId(form.node, 'queries-form-error').textContent).toContain(
+      'must be at least 0'
+    );
     expect(onClose).not.toHaveBeenCalled();
     total.value = '5';
     form.node.requestSubmit();
     await settle();
-    expect(run).toHaveBeenLastCalledWith({ country: 'United Kingdom', min_total: 5 });
+    expect(run).toHaveBeenLastCalledWith({
+      country: 'United Kingdom',
+      min_total: 5
+    });
     expect(onClose).toHaveBeenCalled();
   });
 });

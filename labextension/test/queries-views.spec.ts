@@ -7,7 +7,11 @@ import type {
 } from '../src/api/queries';
 import { AnalyticsAPIError } from '../src/api/request';
 import { newQueryForm, templateForm } from '../src/panels/queries/forms';
-import { parameterFields, parameterValue, readParameters } from '../src/panels/queries/params';
+import {
+  parameterFields,
+  parameterValue,
+  readParameters
+} from '../src/panels/queries/params';
 import {
   historyRow,
   queryRow,
@@ -57,13 +61,18 @@ const byTestId = (root: Element, id: string): HTMLElement =>
 
 describe('queryRow', () => {
   it('renders the name and tags as text and the star as the server says', () => {
-    const row = queryRow(saved(), { favorite: true, favoritePending: false, datasourceName: 'demo' }, handlers());
+    const row = queryRow(
+      saved(),
+      { favorite: true, favoritePending: false, datasourceName: 'demo' },
+      handlers()
+    );
     expect(row.querySelector('img, b')).toBeNull();
     expect(byTestId(row, 'queries-row-name').textContent).toBe(MARKUP);
-    expect([...row.querySelectorAll('[data-testid="queries-row-tag"]')].map(n => n.textContent)).toEqual([
-      'sales',
-      '<b>x</b>'
-    ]);
+    expect(
+      [...row.querySelectorAll('[data-testid="queries-row-tag"]')].map(
+        n => n.textContent
+      )
+    ).toEqual(['sales', '<b>x</b>']);
     const star = byTestId(row, 'queries-star') as HTMLButtonElement;
     expect(star.getAttribute('aria-pressed')).toBe('true');
     expect(star.getAttribute('aria-label')).toBe(`Unfavorite ${MARKUP}`);
@@ -73,22 +82,39 @@ describe('queryRow', () => {
 
   it('calls the handlers; the star is disabled while a toggle is pending', () => {
     const h = handlers();
-    const row = queryRow(saved(), { favorite: false, favoritePending: true, datasourceName: null }, h);
+    const row = queryRow(
+      saved(),
+      { favorite: false, favoritePending: true, datasourceName: null },
+      h
+    );
     const star = byTestId(row, 'queries-star') as HTMLButtonElement;
     expect(star.disabled).toBe(true);
     expect(star.getAttribute('aria-pressed')).toBe('false');
     byTestId(row, 'queries-open').click();
     byTestId(row, 'queries-export').click();
-    (row.querySelector('[data-testid="queries-row-tag"]') as HTMLElement).click();
+    (
+      row.querySelector('[data-testid="queries-row-tag"]') as HTMLElement
+    ).click();
     expect(h.open).toHaveBeenCalledWith(expect.objectContaining({ id: 'q1' }));
-    expect(h.exportMenu).toHaveBeenCalledWith(expect.objectContaining({ id: 'q1' }), expect.any(HTMLElement));
+    expect(h.exportMenu).toHaveBeenCalledWith(
+      expect.objectContaining({ id: 'q1' }),
+      expect.any(HTMLElement)
+    );
     expect(h.filterTag).toHaveBeenCalledWith('sales');
-    expect(byTestId(row, 'queries-row-datasource').textContent).toBe('unknown datasource');
+    expect(byTestId(row, 'queries-row-datasource').textContent).toBe(
+      'unknown datasource'
+    );
   });
 
   it('disables Share without the manage permission', () => {
-    const row = queryRow(saved({ permission: 'view' }), { favorite: false, favoritePending: false, datasourceName: 'demo' }, handlers());
-    expect((byTestId(row, 'queries-share') as HTMLButtonElement).disabled).toBe(true);
+    const row = queryRow(
+      saved({ permission: 'view' }),
+      { favorite: false, favoritePending: false, datasourceName: 'demo' },
+      handlers()
+    );
+    expect((byTestId(row, 'queries-share') as HTMLButtonElement).disabled).toBe(
+      true
+    );
   });
 });
 
@@ -109,8 +135,15 @@ describe('historyRow and templateRow', () => {
   it('shows the snippet, datasource, state, duration and when', () => {
     const open = jest.fn();
     const save = jest.fn();
-    const row = historyRow(run, new Map(DATASOURCES.map(d => [d.id, d])), { open, save }, new Date('2026-11-27T12:00:00Z'));
-    expect(byTestId(row, 'queries-history-sql').textContent).toBe('SELECT * FROM stores');
+    const row = historyRow(
+      run,
+      new Map(DATASOURCES.map(d => [d.id, d])),
+      { open, save },
+      new Date('2026-11-27T12:00:00Z')
+    );
+    expect(byTestId(row, 'queries-history-sql').textContent).toBe(
+      'SELECT * FROM stores'
+    );
     expect(byTestId(row, 'queries-history-state').textContent).toBe('failed');
     expect(byTestId(row, 'queries-history-state').title).toBe('no such table');
     expect(row.textContent).toContain('demo');
@@ -123,8 +156,13 @@ describe('historyRow and templateRow', () => {
   });
 
   it('cannot save a run whose datasource is gone', () => {
-    const row = historyRow({ ...run, datasource_id: null }, new Map(), { open: jest.fn(), save: jest.fn() });
-    expect((byTestId(row, 'queries-history-save') as HTMLButtonElement).disabled).toBe(true);
+    const row = historyRow({ ...run, datasource_id: null }, new Map(), {
+      open: jest.fn(),
+      save: jest.fn()
+    });
+    expect(
+      (byTestId(row, 'queries-history-save') as HTMLButtonElement).disabled
+    ).toBe(true);
     expect(row.textContent).toContain('deleted datasource');
   });
 
@@ -142,7 +180,12 @@ describe('historyRow and templateRow', () => {
       created_at: '',
       updated_at: ''
     };
-    const handlers = { use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn() };
+    const handlers = {
+      use: jest.fn(),
+      edit: jest.fn(),
+      remove: jest.fn(),
+      share: jest.fn()
+    };
     const row = templateRow(template, handlers);
     expect(row.querySelector('img')).toBeNull();
     expect(row.textContent).toContain('1 parameter');
@@ -151,7 +194,9 @@ describe('historyRow and templateRow', () => {
   });
 
   describe('template actions follow the level the server returned', () => {
-    const template = (permission: 'view' | 'edit' | 'manage'): IQueryTemplate => ({
+    const template = (
+      permission: 'view' | 'edit' | 'manage'
+    ): IQueryTemplate => ({
       id: 't1',
       name: MARKUP,
       description: '',
@@ -166,30 +211,47 @@ describe('historyRow and templateRow', () => {
     });
     const shown = (row: Element): string[] =>
       ['use', 'edit', 'share', 'delete'].filter(
-        action => row.querySelector(`[data-testid="queries-template-${action}"]`) !== null
+        action =>
+          row.querySelector(`[data-testid="queries-template-${action}"]`) !==
+          null
       );
 
     it('view: Use only, and says the level and owner', () => {
       const row = templateRow(template('view'), {
-        use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn()
+        use: jest.fn(),
+        edit: jest.fn(),
+        remove: jest.fn(),
+        share: jest.fn()
       });
       expect(shown(row)).toEqual(['use']);
-      expect(byTestId(row, 'queries-template-level').textContent).toBe('view · ann');
+      expect(byTestId(row, 'queries-template-level').textContent).toBe(
+        'view · ann'
+      );
     });
 
     it('edit: Use and Edit', () => {
       const row = templateRow(template('edit'), {
-        use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn()
+        use: jest.fn(),
+        edit: jest.fn(),
+        remove: jest.fn(),
+        share: jest.fn()
       });
       expect(shown(row)).toEqual(['use', 'edit']);
     });
 
     it('manage: every action, each calling its handler with the template', () => {
-      const handlers = { use: jest.fn(), edit: jest.fn(), remove: jest.fn(), share: jest.fn() };
+      const handlers = {
+        use: jest.fn(),
+        edit: jest.fn(),
+        remove: jest.fn(),
+        share: jest.fn()
+      };
       const t = template('manage');
       const row = templateRow(t, handlers);
       expect(shown(row)).toEqual(['use', 'edit', 'share', 'delete']);
-      expect(row.querySelector('[data-testid="queries-template-level"]')).toBeNull();
+      expect(
+        row.querySelector('[data-testid="queries-template-level"]')
+      ).toBeNull();
       byTestId(row, 'queries-template-edit').click();
       byTestId(row, 'queries-template-share').click();
       byTestId(row, 'queries-template-delete').click();
@@ -198,14 +260,21 @@ describe('historyRow and templateRow', () => {
       expect(handlers.remove).toHaveBeenCalledWith(t);
       // Names in accessible labels stay text too.
       expect(row.querySelector('img')).toBeNull();
-      expect(byTestId(row, 'queries-template-edit').getAttribute('aria-label')).toBe(`Edit ${MARKUP}`);
+      expect(
+        byTestId(row, 'queries-template-edit').getAttribute('aria-label')
+      ).toBe(`Edit ${MARKUP}`);
     });
   });
 });
 
 describe('template parameters', () => {
   const definitions: IParameterDefinition[] = [
-    { name: 'country', type: 'enum', options: ['France', 7], default: 'France' },
+    {
+      name: 'country',
+      type: 'enum',
+      options: ['France', 7],
+      default: 'France'
+    },
     { name: 'top', type: 'number', integer: true },
     { name: 'period', type: 'date_range' },
     { name: 'note', type: 'text', label: 'Note' }
@@ -214,10 +283,13 @@ describe('template parameters', () => {
   it('reads typed values and leaves empty fields to the defaults', () => {
     const box = parameterFields(definitions);
     expect(box.querySelectorAll('label')).toHaveLength(4);
-    (box.querySelector('[data-param="country"]') as HTMLSelectElement).value = '1';
+    (box.querySelector('[data-param="country"]') as HTMLSelectElement).value =
+      '1';
     (box.querySelector('[data-param="top"]') as HTMLInputElement).value = '10';
-    (box.querySelector('[data-part="start"]') as HTMLInputElement).value = '2026-01-01';
-    (box.querySelector('[data-part="end"]') as HTMLInputElement).value = 'today';
+    (box.querySelector('[data-part="start"]') as HTMLInputElement).value =
+      '2026-01-01';
+    (box.querySelector('[data-part="end"]') as HTMLInputElement).value =
+      'today';
     expect(readParameters(definitions, box)).toEqual({
       country: 7,
       top: 10,
@@ -226,11 +298,15 @@ describe('template parameters', () => {
   });
 
   it('names the parameter when a value does not fit', () => {
-    expect(() => parameterValue(definitions[1], '1.5')).toThrow('top: must be a whole number.');
-    expect(() => parameterValue(definitions[1], 'ten')).toThrow('top: "ten" is not a number.');
-    expect(() => parameterValue(definitions[2], { start: '2026-01-01', end: '' })).toThrow(
-      'period: give both the start and the end date.'
+    expect(() => parameterValue(definitions[1], '1.5')).toThrow(
+      'top: must be a whole number.'
     );
+    expect(() => parameterValue(definitions[1], 'ten')).toThrow(
+      'top: "ten" is not a number.'
+    );
+    expect(() =>
+      parameterValue(definitions[2], { start: '2026-01-01', end: '' })
+    ).toThrow('period: give both the start and the end date.');
     expect(parameterValue(definitions[3], '  ')).toBeUndefined();
   });
 });
@@ -241,8 +317,16 @@ describe('forms', () => {
   }
 
   it('offers only datasources the user may use', () => {
-    const form = newQueryForm({ datasources: DATASOURCES, save: jest.fn(), onClose: jest.fn() });
-    const options = [...byTestId(form.node, 'queries-form-datasource').querySelectorAll('option')];
+    const form = newQueryForm({
+      datasources: DATASOURCES,
+      save: jest.fn(),
+      onClose: jest.fn()
+    });
+    const options = [
+      ...byTestId(form.node, 'queries-form-datasource').querySelectorAll(
+        'option'
+      )
+    ];
     expect(options.map(o => o.textContent)).toEqual(['demo (duckdb)']);
   });
 
@@ -257,9 +341,14 @@ describe('forms', () => {
       onClose
     });
     document.body.append(form.node);
-    (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value = ' Sales ';
-    (byTestId(form.node, 'queries-form-tags') as HTMLInputElement).value = 'a, b, a';
-    const submit = byTestId(form.node, 'queries-form-submit') as HTMLButtonElement;
+    (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value =
+      ' Sales ';
+    (byTestId(form.node, 'queries-form-tags') as HTMLInputElement).value =
+      'a, b, a';
+    const submit = byTestId(
+      form.node,
+      'queries-form-submit'
+    ) as HTMLButtonElement;
     form.node.requestSubmit(submit);
     form.node.requestSubmit(submit);
     expect(submit.disabled).toBe(true);
@@ -272,7 +361,13 @@ describe('forms', () => {
       description: ''
     });
     const response = new Response('{}', { status: 409 });
-    reject(new AnalyticsAPIError(response, 'you already have a query named "Sales"', null));
+    reject(
+      new AnalyticsAPIError(
+        response,
+        'you already have a query named "Sales"',
+        null
+      )
+    );
     await flush();
     expect(onClose).not.toHaveBeenCalled();
     expect(submit.disabled).toBe(false);
@@ -285,11 +380,18 @@ describe('forms', () => {
   it('checks for a name before calling the server, and closes on success', async () => {
     const save = jest.fn(() => Promise.resolve());
     const onClose = jest.fn();
-    const form = newQueryForm({ datasources: DATASOURCES, prefill: { sql: 'SELECT 1' }, save, onClose });
+    const form = newQueryForm({
+      datasources: DATASOURCES,
+      prefill: { sql: 'SELECT 1' },
+      save,
+      onClose
+    });
     form.node.requestSubmit();
     await flush();
     expect(save).not.toHaveBeenCalled();
-    expect(byTestId(form.node, 'queries-form-error').textContent).toBe('Give the query a name.');
+    expect(byTestId(form.node, 'queries-form-error').textContent).toBe(
+      'Give the query a name.'
+    );
     (byTestId(form.node, 'queries-form-name') as HTMLInputElement).value = 'ok';
     form.node.requestSubmit();
     await flush();
@@ -301,12 +403,16 @@ describe('forms', () => {
     const instantiate = jest.fn(() => Promise.resolve());
     const form = templateForm({
       templateName: 'Stores',
-      parameters: [{ name: 'country', type: 'enum', options: ['France', 'Spain'] }],
+      parameters: [
+        { name: 'country', type: 'enum', options: ['France', 'Spain'] }
+      ],
       datasources: DATASOURCES,
       instantiate,
       onClose: jest.fn()
     });
-    (form.node.querySelector('[data-param="country"]') as HTMLSelectElement).value = '1';
+    (
+      form.node.querySelector('[data-param="country"]') as HTMLSelectElement
+    ).value = '1';
     form.node.requestSubmit();
     await flush();
     expect(instantiate).toHaveBeenCalledWith({

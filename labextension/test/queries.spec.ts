@@ -1,5 +1,10 @@
 import type { IFavorite, ISavedQuery } from '../src/api/queries';
-import { openQueryCode, openSqlCode, pythonSql, pythonString } from '../src/panels/queries/cells';
+import {
+  openQueryCode,
+  openSqlCode,
+  pythonSql,
+  pythonString
+} from '../src/panels/queries/cells';
 import {
   EXPORT_FORMATS,
   exportFormat,
@@ -42,7 +47,11 @@ function query(id: string, extra: Partial<ISavedQuery> = {}): ISavedQuery {
   };
 }
 
-function favorite(objectId: string, position: number, type: 'query' | 'chart' = 'query'): IFavorite {
+function favorite(
+  objectId: string,
+  position: number,
+  type: 'query' | 'chart' = 'query'
+): IFavorite {
   return {
     id: `fav-${objectId}`,
     object_type: type,
@@ -55,7 +64,9 @@ function favorite(objectId: string, position: number, type: 'query' | 'chart' = 
 
 describe('list requests', () => {
   it('sends the filter of the saved tab as the server parameters', () => {
-    expect(savedRequest({ q: '  revenue ', tag: 'sales', datasourceId: 'ds1' }, 'c2')).toEqual({
+    expect(
+      savedRequest({ q: '  revenue ', tag: 'sales', datasourceId: 'ds1' }, 'c2')
+    ).toEqual({
       limit: 50,
       cursor: 'c2',
       q: 'revenue',
@@ -66,18 +77,37 @@ describe('list requests', () => {
 
   it('sends no search for a blank box, and cuts text at the server maximum', () => {
     expect(savedRequest({ ...NO_FILTER, q: '   ' }).q).toBeNull();
-    expect(savedRequest({ ...NO_FILTER, q: 'x'.repeat(300) }).q).toHaveLength(200);
+    expect(savedRequest({ ...NO_FILTER, q: 'x'.repeat(300) }).q).toHaveLength(
+      200
+    );
   });
 
   it('gives templates no datasource and history only the datasource', () => {
     const filter = { q: 'a', tag: 't', datasourceId: 'ds' };
-    expect(templatesRequest(filter)).toEqual({ limit: 50, cursor: null, q: 'a', tag: 't' });
-    expect(historyRequest(filter, 'h1')).toEqual({ limit: 50, cursor: 'h1', datasource_id: 'ds' });
+    expect(templatesRequest(filter)).toEqual({
+      limit: 50,
+      cursor: null,
+      q: 'a',
+      tag: 't'
+    });
+    expect(historyRequest(filter, 'h1')).toEqual({
+      limit: 50,
+      cursor: 'h1',
+      datasource_id: 'ds'
+    });
   });
 
   it('offers only the filters a tab applies', () => {
-    expect(filtersOf('history')).toEqual({ search: false, tag: false, datasource: true });
-    expect(filtersOf('templates')).toEqual({ search: true, tag: true, datasource: false });
+    expect(filtersOf('history')).toEqual({
+      search: false,
+      tag: false,
+      datasource: true
+    });
+    expect(filtersOf('templates')).toEqual({
+      search: true,
+      tag: true,
+      datasource: false
+    });
   });
 });
 
@@ -114,17 +144,31 @@ describe('PagedList', () => {
 
 describe('favorites filtering', () => {
   it('filters loaded favorites as the server filters saved queries', () => {
-    const q = query('a', { name: 'Revenue by Month', tags: ['sales'], datasource_id: 'ds1' });
-    expect(matchesFilter(q, { q: 'month', tag: null, datasourceId: null })).toBe(true);
-    expect(matchesFilter(q, { q: 'week', tag: null, datasourceId: null })).toBe(false);
-    expect(matchesFilter(q, { q: '', tag: 'sale', datasourceId: null })).toBe(false);
-    expect(matchesFilter(q, { q: '', tag: 'sales', datasourceId: 'ds2' })).toBe(false);
+    const q = query('a', {
+      name: 'Revenue by Month',
+      tags: ['sales'],
+      datasource_id: 'ds1'
+    });
+    expect(
+      matchesFilter(q, { q: 'month', tag: null, datasourceId: null })
+    ).toBe(true);
+    expect(matchesFilter(q, { q: 'week', tag: null, datasourceId: null })).toBe(
+      false
+    );
+    expect(matchesFilter(q, { q: '', tag: 'sale', datasourceId: null })).toBe(
+      false
+    );
+    expect(matchesFilter(q, { q: '', tag: 'sales', datasourceId: 'ds2' })).toBe(
+      false
+    );
   });
 
   it('keeps query favorites only, in the user order', () => {
-    const ids = queryFavorites([favorite('b', 2), favorite('c', 0, 'chart'), favorite('a', 1)]).map(
-      f => f.object_id
-    );
+    const ids = queryFavorites([
+      favorite('b', 2),
+      favorite('c', 0, 'chart'),
+      favorite('a', 1)
+    ]).map(f => f.object_id);
     expect(ids).toEqual(['a', 'b']);
   });
 });
@@ -138,7 +182,10 @@ describe('FavoriteState', () => {
   }
 
   it('starts from the server list (queries only)', () => {
-    const state = new FavoriteState([favorite('a', 0), favorite('b', 1, 'chart')]);
+    const state = new FavoriteState([
+      favorite('a', 0),
+      favorite('b', 1, 'chart')
+    ]);
     expect(state.isFavorite('a')).toBe(true);
     expect(state.isFavorite('b')).toBe(false);
   });
@@ -177,7 +224,9 @@ describe('FavoriteState', () => {
     const state = new FavoriteState([favorite('a', 0)]);
     const api = {
       addFavorite: jest.fn(),
-      removeFavorite: jest.fn(() => Promise.reject(new Error('favorite not found')))
+      removeFavorite: jest.fn(() =>
+        Promise.reject(new Error('favorite not found'))
+      )
     };
     await expect(state.toggle('a', api)).rejects.toThrow('favorite not found');
     expect(state.isFavorite('a')).toBe(true);
@@ -187,23 +236,41 @@ describe('FavoriteState', () => {
 
 describe('export formats', () => {
   it('maps every server format to a label and extension', () => {
-    expect(EXPORT_FORMATS.map(f => f.format)).toEqual(['csv', 'xlsx', 'parquet', 'json']);
+    expect(EXPORT_FORMATS.map(f => f.format)).toEqual([
+      'csv',
+      'xlsx',
+      'parquet',
+      'json'
+    ]);
     expect(exportFormat('parquet').extension).toBe('parquet');
     expect(() => exportFormat('pdf')).toThrow(/Unknown export format "pdf"/);
   });
 
   it('makes a safe fallback file name', () => {
-    expect(fallbackFilename('Revenue / month: "EU"', 'csv')).toBe('Revenue-month-EU.csv');
+    expect(fallbackFilename('Revenue / month: "EU"', 'csv')).toBe(
+      'Revenue-month-EU.csv'
+    );
     expect(fallbackFilename('../../etc', 'json')).toBe('etc.json');
     expect(fallbackFilename('', 'xlsx')).toBe('query.xlsx');
   });
 
   it('summarizes the export headers', () => {
-    const headers = new Headers({ 'X-Export-Rows': '1234', 'X-Export-Truncated': 'true' });
-    const summary = exportSummary({ blob: new Blob(['x']), filename: 'q-2026-11-27.csv', headers });
+    const headers = new Headers({
+      'X-Export-Rows': '1234',
+      'X-Export-Truncated': 'true'
+    });
+    const summary = exportSummary({
+      blob: new Blob(['x']),
+      filename: 'q-2026-11-27.csv',
+      headers
+    });
     expect(summary).toBe('q-2026-11-27.csv: 1,234 rows (cut at the row limit)');
     expect(
-      exportSummary({ blob: new Blob([]), filename: 'a.json', headers: new Headers() })
+      exportSummary({
+        blob: new Blob([]),
+        filename: 'a.json',
+        headers: new Headers()
+      })
     ).toBe('a.json: the file');
   });
 });
@@ -268,7 +335,9 @@ describe('notebook cell code', () => {
   });
 
   it('keeps plain SQL readable and escapes the rest', () => {
-    expect(pythonSql('SELECT *\nFROM orders')).toBe('"""SELECT *\nFROM orders"""');
+    expect(pythonSql('SELECT *\nFROM orders')).toBe(
+      '"""SELECT *\nFROM orders"""'
+    );
     expect(pythonSql('SELECT "a" FROM t')).toBe('"SELECT \\"a\\" FROM t"');
     expect(pythonSql("SELECT '\\' FROM t")).toBe('"SELECT \'\\\\\' FROM t"');
     expect(pythonSql('SELECT 1 -- """')).toBe('"SELECT 1 -- \\"\\"\\""');
@@ -276,9 +345,13 @@ describe('notebook cell code', () => {
 
   it('opens a history run with its SQL and datasource', () => {
     const code = openSqlCode('SELECT 1', 'ds_id');
-    expect(code).toContain('widgets.QueryEditor(sql="""SELECT 1""", datasource="ds_id")');
+    expect(code).toContain(
+      'widgets.QueryEditor(sql="""SELECT 1""", datasource="ds_id")'
+    );
     expect(code).toContain('query_editor.run()');
-    expect(openSqlCode('SELECT 1', null)).toContain('widgets.QueryEditor(sql="""SELECT 1""")');
+    expect(openSqlCode('SELECT 1', null)).toContain(
+      'widgets.QueryEditor(sql="""SELECT 1""")'
+    );
   });
 });
 
@@ -289,11 +362,18 @@ describe('small formatting', () => {
   });
 
   it('offers every tag seen, the selected one included', () => {
-    expect(knownTags(['b'], [{ tags: ['c', 'a'] }], 'z')).toEqual(['a', 'b', 'c', 'z']);
+    expect(knownTags(['b'], [{ tags: ['c', 'a'] }], 'z')).toEqual([
+      'a',
+      'b',
+      'c',
+      'z'
+    ]);
   });
 
   it('squeezes SQL into a snippet', () => {
-    expect(sqlSnippet('SELECT *\n  FROM   orders')).toBe('SELECT * FROM orders');
+    expect(sqlSnippet('SELECT *\n  FROM   orders')).toBe(
+      'SELECT * FROM orders'
+    );
     expect(sqlSnippet('x'.repeat(100), 10)).toBe('xxxxxxxxx…');
   });
 

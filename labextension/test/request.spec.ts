@@ -7,7 +7,12 @@ import {
 describe('withQuery', () => {
   it('encodes values and drops null and undefined', () => {
     expect(
-      withQuery('api/query', { q: 'a&b c', tag: ['x', 'y'], cursor: null, limit: undefined })
+      withQuery('api/query', {
+        q: 'a&b c',
+        tag: ['x', 'y'],
+        cursor: null,
+        limit: undefined
+      })
     ).toBe('api/query?q=a%26b+c&tag=x&tag=y');
     expect(withQuery('api/query', {})).toBe('api/query');
   });
@@ -29,10 +34,12 @@ describe('filenameFromDisposition', () => {
     ).toBe('Umsätze.csv');
   });
   it('reads a quoted or bare plain name', () => {
-    expect(filenameFromDisposition('attachment; filename="a \\"b\\".png"')).toBe(
-      'a "b".png'
+    expect(
+      filenameFromDisposition('attachment; filename="a \\"b\\".png"')
+    ).toBe('a "b".png');
+    expect(filenameFromDisposition('attachment; filename=report.pdf')).toBe(
+      'report.pdf'
     );
-    expect(filenameFromDisposition('attachment; filename=report.pdf')).toBe('report.pdf');
     expect(filenameFromDisposition(null)).toBeNull();
     expect(filenameFromDisposition('inline')).toBeNull();
   });

@@ -14,148 +14,143 @@ import {
 import { SettingsForm } from '../src/panels/account/settings-form';
 
 const SERVER_SCHEMA: IJSONSchema = {
-  "$defs": {
-    "Notifications": {
-      "additionalProperties": false,
-      "description": "Which events send the user an email.",
-      "properties": {
-        "email_on_share": {
-          "default": true,
-          "description": "Email me when someone shares a query, chart or dashboard with me.",
-          "title": "Email On Share",
-          "type": "boolean"
+  $defs: {
+    Notifications: {
+      additionalProperties: false,
+      description: 'Which events send the user an email.',
+      properties: {
+        email_on_share: {
+          default: true,
+          description:
+            'Email me when someone shares a query, chart or dashboard with me.',
+          title: 'Email On Share',
+          type: 'boolean'
         },
-        "email_on_comment": {
-          "default": true,
-          "description": "Email me when someone comments on something I own.",
-          "title": "Email On Comment",
-          "type": "boolean"
+        email_on_comment: {
+          default: true,
+          description: 'Email me when someone comments on something I own.',
+          title: 'Email On Comment',
+          type: 'boolean'
         }
       },
-      "title": "Notifications",
-      "type": "object"
+      title: 'Notifications',
+      type: 'object'
     },
-    "SqlFormatting": {
-      "additionalProperties": false,
-      "description": "How the SQL editor's \"Format\" command lays out a query.",
-      "properties": {
-        "keyword_case": {
-          "default": "upper",
-          "description": "Case of SQL keywords: upper, lower, or as typed (preserve).",
-          "enum": [
-            "upper",
-            "lower",
-            "preserve"
-          ],
-          "title": "Keyword Case",
-          "type": "string"
+    SqlFormatting: {
+      additionalProperties: false,
+      description: 'How the SQL editor\'s "Format" command lays out a query.',
+      properties: {
+        keyword_case: {
+          default: 'upper',
+          description:
+            'Case of SQL keywords: upper, lower, or as typed (preserve).',
+          enum: ['upper', 'lower', 'preserve'],
+          title: 'Keyword Case',
+          type: 'string'
         },
-        "indent": {
-          "default": 2,
-          "description": "Spaces per indentation level (2 to 8).",
-          "maximum": 8,
-          "minimum": 2,
-          "title": "Indent",
-          "type": "integer"
+        indent: {
+          default: 2,
+          description: 'Spaces per indentation level (2 to 8).',
+          maximum: 8,
+          minimum: 2,
+          title: 'Indent',
+          type: 'integer'
         }
       },
-      "title": "SqlFormatting",
-      "type": "object"
+      title: 'SqlFormatting',
+      type: 'object'
     }
   },
-  "additionalProperties": false,
-  "description": "A user's preferences. Every field has a default; unset fields take it.",
-  "properties": {
-    "version": {
-      "default": 1,
-      "description": "Layout version of this document; the server upgrades older ones.",
-      "maximum": 1,
-      "minimum": 1,
-      "title": "Version",
-      "type": "integer"
+  additionalProperties: false,
+  description:
+    "A user's preferences. Every field has a default; unset fields take it.",
+  properties: {
+    version: {
+      default: 1,
+      description:
+        'Layout version of this document; the server upgrades older ones.',
+      maximum: 1,
+      minimum: 1,
+      title: 'Version',
+      type: 'integer'
     },
-    "default_datasource_id": {
-      "anyOf": [
+    default_datasource_id: {
+      anyOf: [
         {
-          "pattern": "^[A-Za-z0-9_-]{22}$",
-          "type": "string"
+          pattern: '^[A-Za-z0-9_-]{22}$',
+          type: 'string'
         },
         {
-          "type": "null"
+          type: 'null'
         }
       ],
-      "default": null,
-      "description": "Datasource selected for new queries; none means ask each time.",
-      "title": "Default Datasource Id"
+      default: null,
+      description:
+        'Datasource selected for new queries; none means ask each time.',
+      title: 'Default Datasource Id'
     },
-    "default_row_limit": {
-      "default": 1000,
-      "description": "Rows a query or preview returns when it sets no limit (1 to 1,000,000).",
-      "maximum": 1000000,
-      "minimum": 1,
-      "title": "Default Row Limit",
-      "type": "integer"
+    default_row_limit: {
+      default: 1000,
+      description:
+        'Rows a query or preview returns when it sets no limit (1 to 1,000,000).',
+      maximum: 1000000,
+      minimum: 1,
+      title: 'Default Row Limit',
+      type: 'integer'
     },
-    "sql_formatting": {
-      "$ref": "#/$defs/SqlFormatting",
-      "description": "How the SQL editor formats queries."
+    sql_formatting: {
+      $ref: '#/$defs/SqlFormatting',
+      description: 'How the SQL editor formats queries.'
     },
-    "date_format": {
-      "default": "YYYY-MM-DD",
-      "description": "How dates are shown in results.",
-      "enum": [
-        "YYYY-MM-DD",
-        "DD/MM/YYYY",
-        "MM/DD/YYYY",
-        "DD.MM.YYYY",
-        "D MMM YYYY"
+    date_format: {
+      default: 'YYYY-MM-DD',
+      description: 'How dates are shown in results.',
+      enum: [
+        'YYYY-MM-DD',
+        'DD/MM/YYYY',
+        'MM/DD/YYYY',
+        'DD.MM.YYYY',
+        'D MMM YYYY'
       ],
-      "title": "Date Format",
-      "type": "string"
+      title: 'Date Format',
+      type: 'string'
     },
-    "chart_theme": {
-      "default": "auto",
-      "description": "Chart colours: light, dark, or follow JupyterLab's theme (auto).",
-      "enum": [
-        "light",
-        "dark",
-        "auto"
-      ],
-      "title": "Chart Theme",
-      "type": "string"
+    chart_theme: {
+      default: 'auto',
+      description:
+        "Chart colours: light, dark, or follow JupyterLab's theme (auto).",
+      enum: ['light', 'dark', 'auto'],
+      title: 'Chart Theme',
+      type: 'string'
     },
-    "chart_palette": {
-      "default": "category10",
-      "description": "Colour palette of new charts' series.",
-      "enum": [
-        "category10",
-        "tableau10",
-        "viridis",
-        "colorblind"
-      ],
-      "title": "Chart Palette",
-      "type": "string"
+    chart_palette: {
+      default: 'category10',
+      description: "Colour palette of new charts' series.",
+      enum: ['category10', 'tableau10', 'viridis', 'colorblind'],
+      title: 'Chart Palette',
+      type: 'string'
     },
-    "notifications": {
-      "$ref": "#/$defs/Notifications",
-      "description": "Email notifications."
+    notifications: {
+      $ref: '#/$defs/Notifications',
+      description: 'Email notifications.'
     },
-    "dashboard_refresh_seconds": {
-      "default": 0,
-      "description": "Auto-refresh interval of dashboards in seconds: 0 (off) or 30 to 86400.",
-      "maximum": 86400,
-      "minimum": 0,
-      "not": {
-        "maximum": 29,
-        "minimum": 1,
-        "type": "integer"
+    dashboard_refresh_seconds: {
+      default: 0,
+      description:
+        'Auto-refresh interval of dashboards in seconds: 0 (off) or 30 to 86400.',
+      maximum: 86400,
+      minimum: 0,
+      not: {
+        maximum: 29,
+        minimum: 1,
+        type: 'integer'
       },
-      "title": "Dashboard Refresh Seconds",
-      "type": "integer"
+      title: 'Dashboard Refresh Seconds',
+      type: 'integer'
     }
   },
-  "title": "UserSettings",
-  "type": "object"
+  title: 'UserSettings',
+  type: 'object'
 };
 
 /** The document `GET api/user/settings` answers for a new user (every default). */
@@ -177,7 +172,12 @@ function merge(document: JSONObject, changes: JSONObject): JSONObject {
   for (const [key, value] of Object.entries(changes)) {
     const old = result[key];
     result[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && old && typeof old === 'object' && !Array.isArray(old)
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      old &&
+      typeof old === 'object' &&
+      !Array.isArray(old)
         ? merge(old, value)
         : value;
   }
@@ -218,7 +218,10 @@ function byLabel<T extends HTMLElement = HTMLInputElement>(label: string): T {
   return control as T;
 }
 
-function change(control: HTMLInputElement | HTMLSelectElement, value: string): void {
+function change(
+  control: HTMLInputElement | HTMLSelectElement,
+  value: string
+): void {
   control.value = value;
   control.dispatchEvent(new Event('input', { bubbles: true }));
 }
@@ -237,12 +240,16 @@ describe('SettingsForm is generated from the schema', () => {
     expect(input.tagName).toBe('INPUT');
     expect(input.type).toBe('text');
     expect(input.value).toBe('teal'); // the schema default: the document has no value yet
-    const help = document.getElementById(input.getAttribute('aria-describedby')!.split(' ')[0]);
+    const help = document.getElementById(
+      input.getAttribute('aria-describedby')!.split(' ')[0]
+    );
     expect(help?.textContent).toBe('The colour you like best.');
     // and without the property, no such field
     makeForm();
     expect(
-      [...document.querySelectorAll('label')].some(node => node.textContent === 'Favorite color')
+      [...document.querySelectorAll('label')].some(
+        node => node.textContent === 'Favorite color'
+      )
     ).toBe(false);
   });
 
@@ -266,7 +273,9 @@ describe('SettingsForm is generated from the schema', () => {
     );
     // A $ref property's label is its key, not the $defs class name.
     expect(legends).toEqual(['Sql formatting', 'Notifications']);
-    const group = document.querySelector('[data-testid="settings-group-sql_formatting"]')!;
+    const group = document.querySelector(
+      '[data-testid="settings-group-sql_formatting"]'
+    )!;
     expect(group.textContent).toContain('How the SQL editor formats queries.');
   });
 
@@ -283,7 +292,12 @@ describe('SettingsForm is generated from the schema', () => {
 
     const limit = byLabel('Default Row Limit');
     expect(limit.type).toBe('number');
-    expect([limit.min, limit.max, limit.step, limit.value]).toEqual(['1', '1000000', '1', '1000']);
+    expect([limit.min, limit.max, limit.step, limit.value]).toEqual([
+      '1',
+      '1000000',
+      '1',
+      '1000'
+    ]);
     expect(limit.required).toBe(true);
 
     const share = byLabel('Email On Share');
@@ -307,7 +321,10 @@ describe('SettingsForm is generated from the schema', () => {
       properties: {
         contact: { type: 'string', format: 'email', title: 'Contact' },
         ratio: { type: 'number', minimum: 0, maximum: 1, title: 'Ratio' },
-        size: { anyOf: [{ enum: ['s', 'm'], type: 'string' }, { type: 'null' }], title: 'Size' },
+        size: {
+          anyOf: [{ enum: ['s', 'm'], type: 'string' }, { type: 'null' }],
+          title: 'Size'
+        },
         flag: { anyOf: [{ type: 'boolean' }, { type: 'null' }], title: 'Flag' },
         days: {
           type: 'array',
@@ -319,24 +336,43 @@ describe('SettingsForm is generated from the schema', () => {
       },
       $defs: { Day: { enum: ['mon', 'tue', 'wed'], type: 'string' } }
     };
-    const { form } = makeForm(schema, { contact: 'a@b.org', ratio: 0.5, size: null, flag: null });
+    const { form } = makeForm(schema, {
+      contact: 'a@b.org',
+      ratio: 0.5,
+      size: null,
+      flag: null
+    });
     expect(byLabel('Contact').type).toBe('email');
     expect(byLabel('Ratio').step).toBe('any');
     const size = byLabel<HTMLSelectElement>('Size');
-    expect([...size.options].map(option => option.textContent)).toEqual(['None', 's', 'm']);
+    expect([...size.options].map(option => option.textContent)).toEqual([
+      'None',
+      's',
+      'm'
+    ]);
     expect(size.value).toBe('');
     const flag = byLabel<HTMLSelectElement>('Flag');
-    expect([...flag.options].map(option => option.textContent)).toEqual(['None', 'Yes', 'No']);
+    expect([...flag.options].map(option => option.textContent)).toEqual([
+      'None',
+      'Yes',
+      'No'
+    ]);
     const days = document.querySelector('[data-testid="settings-field-days"]')!;
     expect(days.querySelector('legend')?.textContent).toBe('Days');
     expect(byLabel('mon').checked).toBe(true);
     byLabel('wed').checked = true;
     change(size, '1');
     change(flag, '1');
-    expect(form.changes()).toEqual({ size: 'm', flag: false, days: ['mon', 'wed'] });
+    expect(form.changes()).toEqual({
+      size: 'm',
+      flag: false,
+      days: ['mon', 'wed']
+    });
     byLabel('mon').checked = false;
     byLabel('wed').checked = false;
-    expect(form.read()).toEqual({ problems: new Map([['days', 'choose at least one']]) });
+    expect(form.read()).toEqual({
+      problems: new Map([['days', 'choose at least one']])
+    });
   });
 });
 
@@ -354,15 +390,17 @@ describe('SettingsForm saves only what changed', () => {
         notifications: { email_on_comment: false }
       }
     ]);
-    expect(document.querySelector('[data-testid="account-settings-status"]')?.textContent).toBe(
-      'Settings saved.'
-    );
+    expect(
+      document.querySelector('[data-testid="account-settings-status"]')
+        ?.textContent
+    ).toBe('Settings saved.');
     // The saved document is the new baseline: saving again sends nothing.
     await form.submit();
     expect(sent).toHaveLength(1);
-    expect(document.querySelector('[data-testid="account-settings-status"]')?.textContent).toBe(
-      'Nothing to save.'
-    );
+    expect(
+      document.querySelector('[data-testid="account-settings-status"]')
+        ?.textContent
+    ).toBe('Nothing to save.');
   });
 
   it('sends null when an optional field is cleared', async () => {
@@ -412,8 +450,12 @@ describe('SettingsForm saves only what changed', () => {
     const problem = document.querySelector(
       '[data-testid="settings-problem-default_row_limit"]'
     ) as HTMLElement;
-    expect(problem.textContent).toBe('Input should be less than or equal to 1000000');
-    const summary = document.querySelector('[data-testid="account-settings-error"]') as HTMLElement;
+    expect(problem.textContent).toBe(
+      'Input should be less than or equal to 1000000'
+    );
+    const summary = document.querySelector(
+      '[data-testid="account-settings-error"]'
+    ) as HTMLElement;
     expect(summary.hidden).toBe(false);
     expect(summary.textContent).toContain(
       'Default Row Limit: Input should be less than or equal to 1000000'
@@ -429,7 +471,11 @@ describe('SettingsForm saves only what changed', () => {
 
   it('disables Save while a save is pending', async () => {
     let finish: (value: JSONObject) => void = () => undefined;
-    const { form, sent } = makeForm(SERVER_SCHEMA, DEFAULTS, () => new Promise(resolve => (finish = resolve)));
+    const { form, sent } = makeForm(
+      SERVER_SCHEMA,
+      DEFAULTS,
+      () => new Promise(resolve => (finish = resolve))
+    );
     change(byLabel('Indent'), '3');
     const first = form.submit();
     const save = document.querySelector(
@@ -438,7 +484,10 @@ describe('SettingsForm saves only what changed', () => {
     expect(save.disabled).toBe(true);
     await form.submit(); // ignored while pending
     expect(sent).toHaveLength(1);
-    finish({ ...DEFAULTS, sql_formatting: { keyword_case: 'upper', indent: 3 } });
+    finish({
+      ...DEFAULTS,
+      sql_formatting: { keyword_case: 'upper', indent: 3 }
+    });
     await first;
     expect(save.disabled).toBe(false);
   });
@@ -447,7 +496,11 @@ describe('SettingsForm saves only what changed', () => {
     const schema: IJSONSchema = {
       type: 'object',
       properties: {
-        x: { type: 'string', title: '<img src=x onerror=alert(1)>', description: '<b>hi</b>' }
+        x: {
+          type: 'string',
+          title: '<img src=x onerror=alert(1)>',
+          description: '<b>hi</b>'
+        }
       }
     };
     makeForm(schema, {});
@@ -458,12 +511,23 @@ describe('SettingsForm saves only what changed', () => {
 
 describe('schema helpers', () => {
   it('resolves $ref with sibling keywords winning, and anyOf with null', () => {
-    const resolved = resolveSchema(SERVER_SCHEMA.properties!.sql_formatting, SERVER_SCHEMA);
+    const resolved = resolveSchema(
+      SERVER_SCHEMA.properties!.sql_formatting,
+      SERVER_SCHEMA
+    );
     expect(resolved.nullable).toBe(false);
-    expect(resolved.schema.description).toBe('How the SQL editor formats queries.');
-    expect(Object.keys(resolved.schema.properties!)).toEqual(['keyword_case', 'indent']);
+    expect(resolved.schema.description).toBe(
+      'How the SQL editor formats queries.'
+    );
+    expect(Object.keys(resolved.schema.properties!)).toEqual([
+      'keyword_case',
+      'indent'
+    ]);
     const optional = resolveSchema(
-      { anyOf: [{ $ref: '#/$defs/Notifications' }, { type: 'null' }], title: 'N' },
+      {
+        anyOf: [{ $ref: '#/$defs/Notifications' }, { type: 'null' }],
+        title: 'N'
+      },
       SERVER_SCHEMA
     );
     expect(optional.nullable).toBe(true);
@@ -473,11 +537,13 @@ describe('schema helpers', () => {
       schema: { type: 'integer' },
       nullable: true
     });
-    expect(() => resolveSchema({ $ref: '#/$defs/Missing' }, SERVER_SCHEMA)).toThrow(
-      '$ref #/$defs/Missing points nowhere'
-    );
+    expect(() =>
+      resolveSchema({ $ref: '#/$defs/Missing' }, SERVER_SCHEMA)
+    ).toThrow('$ref #/$defs/Missing points nowhere');
     const loop: IJSONSchema = { $defs: { A: { $ref: '#/$defs/A' } } };
-    expect(() => resolveSchema({ $ref: '#/$defs/A' }, loop)).toThrow('circular');
+    expect(() => resolveSchema({ $ref: '#/$defs/A' }, loop)).toThrow(
+      'circular'
+    );
   });
 
   it('validates bounds, patterns, lengths, enums and not', () => {
@@ -490,7 +556,9 @@ describe('schema helpers', () => {
     expect(validateValue({ type: 'string', pattern: '^a+$' }, 'b')).toBe(
       'must match the pattern ^a+$'
     );
-    expect(validateValue({ type: 'string', minLength: 1 }, '')).toBe('must not be empty');
+    expect(validateValue({ type: 'string', minLength: 1 }, '')).toBe(
+      'must not be empty'
+    );
     expect(validateValue({ type: 'string', maxLength: 2 }, 'abc')).toBe(
       'must be at most 2 characters'
     );
@@ -506,7 +574,9 @@ describe('schema helpers', () => {
       default_datasource_id: 'x',
       sql_formatting: { keyword_case: 'lower' }
     });
-    expect(diffSettings({ tags: ['a'] }, { tags: ['a', 'b'] })).toEqual({ tags: ['a', 'b'] });
+    expect(diffSettings({ tags: ['a'] }, { tags: ['a', 'b'] })).toEqual({
+      tags: ['a', 'b']
+    });
     expect(diffSettings({ o: null }, { o: { a: 1 } })).toEqual({ o: { a: 1 } });
   });
 

@@ -59,7 +59,11 @@ class RecordingClient implements SharingClient {
   next: Promise<IGrant> | null = null;
   revokeAnswer: Promise<void> = Promise.resolve();
 
-  grants(area: ShareArea, objectId: string, objectType?: string): Promise<IGrant[]> {
+  grants(
+    area: ShareArea,
+    objectId: string,
+    objectType?: string
+  ): Promise<IGrant[]> {
     this.calls.push(`grants ${area} ${objectId} ${objectType ?? '-'}`);
     return Promise.resolve(this.listed);
   }
@@ -205,7 +209,9 @@ describe('ShareDialogBody', () => {
     expect(byTestId(body.node, 'share-grants-error').textContent).toBe(
       'you need the manage permission on this dashboard'
     );
-    expect(body.node.querySelectorAll('[data-testid="share-grant"]')).toHaveLength(1);
+    expect(
+      body.node.querySelectorAll('[data-testid="share-grant"]')
+    ).toHaveLength(1);
     expect(changes).toHaveLength(0);
 
     const pending = deferred<void>();
@@ -264,8 +270,9 @@ describe('ShareDialogBody', () => {
     expect(list.hidden).toBe(true);
     expect(submit.disabled).toBe(false);
 
-    body.node.querySelector<HTMLSelectElement>('[data-testid="share-level"]')!.value =
-      'edit';
+    body.node.querySelector<HTMLSelectElement>(
+      '[data-testid="share-level"]'
+    )!.value = 'edit';
     const answer = deferred<IGrant>();
     client.next = answer.promise;
     submit.click();
@@ -286,38 +293,51 @@ describe('ShareDialogBody', () => {
     expect(input.value).toBe('');
     expect(submit.disabled).toBe(true); // nobody picked any more
     expect(list.querySelectorAll('[role="option"]')).toHaveLength(0); // none stale
-    const names = [...body.node.querySelectorAll('[data-testid="share-grant-name"]')];
+    const names = [
+      ...body.node.querySelectorAll('[data-testid="share-grant-name"]')
+    ];
     expect(names.map(node => node.textContent)).toEqual(['adam']);
     expect(changes).toHaveLength(1);
   });
 
   it('keeps the form and shows the server message when sharing fails', async () => {
     const client = new RecordingClient();
-    client.users = [{ id: 'A'.repeat(22), username: 'ada', display_name: 'ada' }];
+    client.users = [
+      { id: 'A'.repeat(22), username: 'ada', display_name: 'ada' }
+    ];
     const { body } = await openBody(client);
     const input = byTestId<HTMLInputElement>(body.node, 'share-user-input');
     input.value = 'ad';
     await body.picker.search();
     body.picker.pick(0);
-    client.next = Promise.reject(new Error('principal_id: the owner already holds every permission'));
+    client.next = Promise.reject(
+      new Error('principal_id: the owner already holds every permission')
+    );
     await body.shareWithUser();
     expect(byTestId(body.node, 'share-user-error').textContent).toBe(
       'principal_id: the owner already holds every permission'
     );
     expect(input.value).toBe('ada');
     expect(body.picker.picked?.username).toBe('ada');
-    expect(byTestId<HTMLButtonElement>(body.node, 'share-submit').disabled).toBe(false);
+    expect(
+      byTestId<HTMLButtonElement>(body.node, 'share-submit').disabled
+    ).toBe(false);
   });
 
   it('closes the suggestions on Escape before the dialog would close', async () => {
     const client = new RecordingClient();
-    client.users = [{ id: 'A'.repeat(22), username: 'ada', display_name: 'ada' }];
+    client.users = [
+      { id: 'A'.repeat(22), username: 'ada', display_name: 'ada' }
+    ];
     const { body } = await openBody(client);
     const input = byTestId<HTMLInputElement>(body.node, 'share-user-input');
     input.value = 'ad';
     await body.picker.search();
     expect(body.picker.isOpen).toBe(true);
-    const escape = new KeyboardEvent('keydown', { key: 'Escape', bubbles: true });
+    const escape = new KeyboardEvent('keydown', {
+      key: 'Escape',
+      bubbles: true
+    });
     Object.defineProperty(escape, 'target', { value: input });
     expect(body.handlesKey(escape)).toBe(true);
     key(input, 'Escape');
@@ -362,8 +382,12 @@ describe('ShareDialogBody', () => {
       })}`
     );
     expect(result.hidden).toBe(false);
-    expect(byTestId<HTMLInputElement>(body.node, 'share-link-url').value).toBe(url);
-    expect(byTestId<HTMLInputElement>(body.node, 'share-link-url').readOnly).toBe(true);
+    expect(byTestId<HTMLInputElement>(body.node, 'share-link-url').value).toBe(
+      url
+    );
+    expect(
+      byTestId<HTMLInputElement>(body.node, 'share-link-url').readOnly
+    ).toBe(true);
     expect(byTestId(body.node, 'share-link-note').textContent).toContain(
       'shown only this once'
     );
@@ -378,7 +402,9 @@ describe('ShareDialogBody', () => {
     byTestId<HTMLButtonElement>(body.node, 'share-revoke-confirm').click();
     await flush();
     expect(result.hidden).toBe(true);
-    expect(byTestId<HTMLInputElement>(body.node, 'share-link-url').value).toBe('');
+    expect(byTestId<HTMLInputElement>(body.node, 'share-link-url').value).toBe(
+      ''
+    );
   });
 
   it('offers no links where the area has none', async () => {
@@ -387,7 +413,9 @@ describe('ShareDialogBody', () => {
       allowLinks: false,
       levels: ['view', 'use', 'manage']
     });
-    expect(body.node.querySelector('[data-testid="share-link-create"]')).toBeNull();
+    expect(
+      body.node.querySelector('[data-testid="share-link-create"]')
+    ).toBeNull();
     const levels = [
       ...body.node.querySelectorAll('[data-testid="share-level"] option')
     ].map(node => node.textContent);

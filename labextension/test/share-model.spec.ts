@@ -37,7 +37,9 @@ describe('expiryText', () => {
     expect(expiryText('2026-11-28T12:00:00Z', NOW)).toBe('expires in 24 hours');
     expect(expiryText('2026-11-27T13:00:00Z', NOW)).toBe('expires in 1 hour');
     expect(expiryText('2026-11-27T12:00:30Z', NOW)).toBe('expires in 1 minute');
-    expect(expiryText('2026-11-27T12:20:00Z', NOW)).toBe('expires in 20 minutes');
+    expect(expiryText('2026-11-27T12:20:00Z', NOW)).toBe(
+      'expires in 20 minutes'
+    );
     expect(expiryText(null, NOW)).toBe('never expires');
   });
 
@@ -70,9 +72,17 @@ describe('grantRows', () => {
       'link-new',
       'link-old'
     ]);
-    expect(rows[0]).toMatchObject({ kind: 'user', label: 'ada', level: 'manage' });
+    expect(rows[0]).toMatchObject({
+      kind: 'user',
+      label: 'ada',
+      level: 'manage'
+    });
     expect(rows[1].label).toBe('Deleted account');
-    expect(rows[3]).toMatchObject({ kind: 'link', label: 'Link BBBB', expired: false });
+    expect(rows[3]).toMatchObject({
+      kind: 'link',
+      label: 'Link BBBB',
+      expired: false
+    });
     expect(rows[3].detail).toMatch(/^created .* · expires in 6 days$/);
     expect(rows[4].expired).toBe(true);
     expect(rows[4].detail).toMatch(/expired on /);

@@ -28,12 +28,7 @@ export interface IAccountUser extends IAnalyticsUser {
 
 /** A JSON value: what a settings document is made of. */
 export type JSONValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JSONValue[]
-  | { [key: string]: JSONValue };
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
 
 export type JSONObject = { [key: string]: JSONValue };
 
@@ -198,9 +193,9 @@ export class AccountAPI extends AreaAPI {
 
   /** `POST api/auth/sessions/revoke-others`: every session but the caller's; answers how many. */
   revokeOtherSessions(): Promise<number> {
-    return this.post<{ revoked: number }>('api/auth/sessions/revoke-others').then(
-      answer => answer.revoked
-    );
+    return this.post<{ revoked: number }>(
+      'api/auth/sessions/revoke-others'
+    ).then(answer => answer.revoked);
   }
 
   /** `GET api/auth/api-keys`: the caller's keys, never their secrets. */
@@ -221,7 +216,9 @@ export class AccountAPI extends AreaAPI {
   }
 
   /** `GET api/user/activity`: one page of the caller's feed, newest first. */
-  activity(options: { cursor?: string | null; limit?: number } = {}): Promise<IActivityPage> {
+  activity(
+    options: { cursor?: string | null; limit?: number } = {}
+  ): Promise<IActivityPage> {
     return this.get<IActivityPage>('api/user/activity', {
       cursor: options.cursor ?? null,
       limit: options.limit ?? 20

@@ -121,7 +121,11 @@ export class DashboardsAPI extends AreaAPI {
    * and refuses that unknown parameter (422).
    */
   private _fresh<T>(path: string, query: Query = {}): Promise<T> {
-    return requestAPI<T>(withQuery(path, query), { cache: 'no-cache' }, this.settings);
+    return requestAPI<T>(
+      withQuery(path, query),
+      { cache: 'no-cache' },
+      this.settings
+    );
   }
 
   /** One page of the dashboards the caller may view, oldest first. */

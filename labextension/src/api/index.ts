@@ -24,7 +24,9 @@ export class AnalyticsAPI extends AreaAPI {
   readonly queries: QueriesAPI;
   readonly sharing: SharingAPI;
 
-  constructor(settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {
+  constructor(
+    settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {
     super(settings);
     this.account = new AccountAPI(settings);
     this.charts = new ChartsAPI(settings);

@@ -32,11 +32,7 @@ export interface IParameterDefinition {
 
 /** What a run or an instantiation sends for one parameter. */
 export type ParameterValue =
-  | string
-  | number
-  | boolean
-  | null
-  | { start: string; end: string };
+  string | number | boolean | null | { start: string; end: string };
 
 /** `GET /api/query/{id}` and the items of `GET /api/query`. */
 export interface ISavedQuery {
@@ -228,7 +224,10 @@ export class QueriesAPI extends AreaAPI {
 
   // -- favorites -----------------------------------------------------------------------------
 
-  favorites(cursor: string | null = null, limit = 100): Promise<IPage<IFavorite>> {
+  favorites(
+    cursor: string | null = null,
+    limit = 100
+  ): Promise<IPage<IFavorite>> {
     return this.get<IPage<IFavorite>>('api/query/favorites', { cursor, limit });
   }
 
@@ -237,7 +236,10 @@ export class QueriesAPI extends AreaAPI {
     const all: IFavorite[] = [];
     let cursor: string | null = null;
     do {
-      const page: IPage<IFavorite> = await this.favorites(cursor, FAVORITES_PAGE);
+      const page: IPage<IFavorite> = await this.favorites(
+        cursor,
+        FAVORITES_PAGE
+      );
       all.push(...page.items);
       cursor = page.next;
     } while (cursor);
@@ -263,14 +265,20 @@ export class QueriesAPI extends AreaAPI {
   // -- templates -----------------------------------------------------------------------------
 
   templates(query: ITemplateListQuery = {}): Promise<IPage<IQueryTemplate>> {
-    return this.get<IPage<IQueryTemplate>>('api/query/templates', cleanQuery(query));
+    return this.get<IPage<IQueryTemplate>>(
+      'api/query/templates',
+      cleanQuery(query)
+    );
   }
 
   createTemplate(body: IQueryTemplateCreate): Promise<IQueryTemplate> {
     return this.post<IQueryTemplate>('api/query/templates', body);
   }
 
-  updateTemplate(id: string, body: IQueryTemplatePatch): Promise<IQueryTemplate> {
+  updateTemplate(
+    id: string,
+    body: IQueryTemplatePatch
+  ): Promise<IQueryTemplate> {
     return this.patch<IQueryTemplate>(templatePath(id), body);
   }
 
@@ -279,18 +287,24 @@ export class QueriesAPI extends AreaAPI {
     return this.delete(templatePath(id));
   }
 
-  instantiate(templateId: string, body: ITemplateInstantiate): Promise<ISavedQuery> {
-    return this.post<ISavedQuery>(`${templatePath(templateId)}/instantiate`, body);
+  instantiate(
+    templateId: string,
+    body: ITemplateInstantiate
+  ): Promise<ISavedQuery> {
+    return this.post<ISavedQuery>(
+      `${templatePath(templateId)}/instantiate`,
+      body
+    );
   }
 
   // -- history -------------------------------------------------------------------------------
 
   /** The caller's own runs, newest first. */
   async history(query: IHistoryQuery = {}): Promise<IPage<IHistoryItem>> {
-    const page = await this.get<{ items: IHistoryItem[]; next_cursor: string | null }>(
-      'api/query/history',
-      cleanQuery(query)
-    );
+    const page = await this.get<{
+      items: IHistoryItem[];
+      next_cursor: string | null;
+    }>('api/query/history', cleanQuery(query));
     return { items: page.items, next: page.next_cursor };
   }
 

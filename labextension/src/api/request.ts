@@ -162,9 +162,8 @@ export function filenameFromDisposition(header: string | null): string | null {
       // fall through to the plain name
     }
   }
-  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(
-    header
-  );
+  const plain =
+    /filename\s*=\s*"((?:[^"\\]|\\.)*)"|filename\s*=\s*([^;]+)/.exec(header);
   if (plain) {
     return (plain[1] ?? plain[2]).replace(/\\(.)/g, '$1').trim();
   }

@@ -46,7 +46,11 @@ export interface IUserMatch {
 }
 
 export class SharingAPI extends AreaAPI {
-  grants(area: ShareArea, objectId: string, objectType?: string): Promise<IGrant[]> {
+  grants(
+    area: ShareArea,
+    objectId: string,
+    objectType?: string
+  ): Promise<IGrant[]> {
     return this.get<{ items: IGrant[] }>(`api/${area}/share`, {
       object_id: objectId,
       object_type: objectType

@@ -4,7 +4,11 @@
  * refresh, and reloading when another panel reports a change to an area this
  * section shows.
  */
-import { Toolbar, ToolbarButton, type LabIcon } from '@jupyterlab/ui-components';
+import {
+  Toolbar,
+  ToolbarButton,
+  type LabIcon
+} from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
@@ -49,7 +53,8 @@ export abstract class AnalyticsSectionWidget
     this.ctx = options.ctx;
     this.id = options.id;
     this.title.label = options.label;
-    this._errorTitle = options.errorTitle ?? `Could not load ${options.label.toLowerCase()}`;
+    this._errorTitle =
+      options.errorTitle ?? `Could not load ${options.label.toLowerCase()}`;
     this.addClass('jp-AnalyticsSection');
     this.body = h('div', {
       className: 'jp-AnalyticsSection-body',
@@ -101,7 +106,9 @@ export abstract class AnalyticsSectionWidget
         return;
       }
       this._rendered = false;
-      this.body.replaceChildren(errorView(errorMessage(error), this._errorTitle));
+      this.body.replaceChildren(
+        errorView(errorMessage(error), this._errorTitle)
+      );
     } finally {
       if (request === this._request && !this.isDisposed) {
         this.toggleClass('jp-mod-busy', false);

@@ -246,7 +246,10 @@ export class ShareDialogBody extends Widget {
     });
     this._linkResult = h(
       'div',
-      { className: 'jp-AnalyticsShare-linkResult', testId: 'share-link-result' },
+      {
+        className: 'jp-AnalyticsShare-linkResult',
+        testId: 'share-link-result'
+      },
       h(
         'div',
         { className: 'jp-AnalyticsShare-row' },
@@ -268,7 +271,10 @@ export class ShareDialogBody extends Widget {
         h(
           'section',
           { className: 'jp-AnalyticsShare-section' },
-          h('h3', { className: 'jp-AnalyticsShare-heading', text: 'Share link' }),
+          h('h3', {
+            className: 'jp-AnalyticsShare-heading',
+            text: 'Share link'
+          }),
           h('p', {
             className: 'jp-AnalyticsShare-hint',
             text: `Anyone with the link can view this ${kind} (view only, nothing else) until it expires or is revoked.`
@@ -480,7 +486,9 @@ export class ShareDialogBody extends Widget {
           this._confirming = id;
           this._renderGrants();
           this._grantsBox
-            .querySelector<HTMLButtonElement>('[data-testid="share-revoke-confirm"]')
+            .querySelector<HTMLButtonElement>(
+              '[data-testid="share-revoke-confirm"]'
+            )
             ?.focus();
         },
         onConfirm: id => void this.revoke(id),
@@ -499,7 +507,9 @@ export class ShareDialogBody extends Widget {
     this._createLink.disabled = this._pendingLink;
     this._linkDays.disabled = this._pendingLink;
     this._share.textContent = this._pendingUser ? 'Sharing…' : 'Share';
-    this._createLink.textContent = this._pendingLink ? 'Creating…' : 'Create link';
+    this._createLink.textContent = this._pendingLink
+      ? 'Creating…'
+      : 'Create link';
   }
 
   private _copyLink(): void {

@@ -81,33 +81,29 @@ export function isExpired(grant: IGrant, now: Date): boolean {
 export function grantRows(grants: IGrant[], now: Date): IShareRow[] {
   const users = grants
     .filter(grant => grant.principal_type === 'user')
-    .map(
-      (grant): IShareRow => ({
-        id: grant.id,
-        kind: 'user',
-        label: grant.principal_name ?? 'Deleted account',
-        level: grant.level,
-        detail: `shared ${formatDate(grant.created_at)}`,
-        expired: false
-      })
-    )
+    .map((grant): IShareRow => ({
+      id: grant.id,
+      kind: 'user',
+      label: grant.principal_name ?? 'Deleted account',
+      level: grant.level,
+      detail: `shared ${formatDate(grant.created_at)}`,
+      expired: false
+    }))
     .sort((a, b) => a.label.localeCompare(b.label));
   const links = grants
     .filter(grant => grant.principal_type === 'link')
     .sort((a, b) => b.created_at.localeCompare(a.created_at))
-    .map(
-      (grant): IShareRow => ({
-        id: grant.id,
-        kind: 'link',
-        label: `Link ${grant.principal_id}`,
-        level: grant.level,
-        detail: `created ${formatDate(grant.created_at)} · ${expiryText(
-          grant.expires_at,
-          now
-        )}`,
-        expired: isExpired(grant, now)
-      })
-    );
+    .map((grant): IShareRow => ({
+      id: grant.id,
+      kind: 'link',
+      label: `Link ${grant.principal_id}`,
+      level: grant.level,
+      detail: `created ${formatDate(grant.created_at)} · ${expiryText(
+        grant.expires_at,
+        now
+      )}`,
+      expired: isExpired(grant, now)
+    }));
   return [...users, ...links];
 }
 
@@ -119,8 +115,7 @@ export function userLabel(user: IUserMatch): string {
 }
 
 export type LinkExpiry =
-  | { ok: true; expiresAt: string | undefined }
-  | { ok: false; message: string };
+  { ok: true; expiresAt: string | undefined } | { ok: false; message: string };
 
 /**
  * The `expires_at` of a new link from the "days" field: empty means the

@@ -14,7 +14,10 @@ export function loadingView(text = 'Loading…'): HTMLElement {
       testId: 'analytics-loading',
       attrs: { role: 'status' }
     },
-    h('span', { className: `${CSS}-spinner`, attrs: { 'aria-hidden': 'true' } }),
+    h('span', {
+      className: `${CSS}-spinner`,
+      attrs: { 'aria-hidden': 'true' }
+    }),
     h('span', { text })
   );
 }
@@ -36,6 +39,9 @@ export function errorView(
   );
 }
 
-export function emptyView(text: string, testId = 'analytics-empty'): HTMLElement {
+export function emptyView(
+  text: string,
+  testId = 'analytics-empty'
+): HTMLElement {
   return h('div', { className: `${CSS}-empty`, testId, text });
 }

@@ -13,8 +13,15 @@ export function activityRow(event: IActivityEvent): HTMLElement {
   const object = describeEventObject(event);
   return h(
     'li',
-    { className: `${CSS}-event`, testId: 'account-activity-event', attrs: { 'data-type': event.type } },
-    h('span', { className: `${CSS}-eventWhat`, text: describeEventType(event.type) }),
+    {
+      className: `${CSS}-event`,
+      testId: 'account-activity-event',
+      attrs: { 'data-type': event.type }
+    },
+    h('span', {
+      className: `${CSS}-eventWhat`,
+      text: describeEventType(event.type)
+    }),
     h('span', { className: `${CSS}-eventObject`, text: object }),
     h('time', {
       className: `${CSS}-eventWhen`,
@@ -26,17 +33,30 @@ export function activityRow(event: IActivityEvent): HTMLElement {
 
 export class ActivityBlock extends AccountBlock {
   constructor(ctx: IAnalyticsContext) {
-    super(ctx, 'activity', 'Activity', 'What happened on your account, newest first.');
+    super(
+      ctx,
+      'activity',
+      'Activity',
+      'What happened on your account, newest first.'
+    );
   }
 
   protected async render(): Promise<Node> {
-    const first = await this.ctx.api.account.activity({ limit: ACTIVITY_PAGE_SIZE });
+    const first = await this.ctx.api.account.activity({
+      limit: ACTIVITY_PAGE_SIZE
+    });
     if (first.items.length === 0) {
       return emptyView('No activity yet.', 'account-activity-empty');
     }
-    const list = h('ol', { className: `${CSS}-events`, testId: 'account-activity-list' });
+    const list = h('ol', {
+      className: `${CSS}-events`,
+      testId: 'account-activity-list'
+    });
     list.append(...first.items.map(activityRow));
-    const count = h('div', { className: `${CSS}-hint`, testId: 'account-activity-count' });
+    const count = h('div', {
+      className: `${CSS}-hint`,
+      testId: 'account-activity-count'
+    });
     let shown = first.items.length;
     let cursor = first.next;
     const showCount = (total: number): void => {
@@ -46,7 +66,10 @@ export class ActivityBlock extends AccountBlock {
     const more = button('Load more', 'account-activity-more', async () => {
       this.message.clear();
       try {
-        const page = await this.ctx.api.account.activity({ cursor, limit: ACTIVITY_PAGE_SIZE });
+        const page = await this.ctx.api.account.activity({
+          cursor,
+          limit: ACTIVITY_PAGE_SIZE
+        });
         list.append(...page.items.map(activityRow));
         shown += page.items.length;
         cursor = page.next;
@@ -57,6 +80,11 @@ export class ActivityBlock extends AccountBlock {
       }
     });
     more.hidden = cursor === null;
-    return h('div', {}, list, h('div', { className: `${CSS}-actions` }, more, count));
+    return h(
+      'div',
+      {},
+      list,
+      h('div', { className: `${CSS}-actions` }, more, count)
+    );
   }
 }

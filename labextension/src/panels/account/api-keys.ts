@@ -4,7 +4,12 @@
  * dropped when the box is closed), revoke.
  */
 import { errorMessage } from '../../api';
-import type { ApiKeyScope, IApiKey, IApiKeyCreate, ICreatedApiKey } from '../../api/account';
+import type {
+  ApiKeyScope,
+  IApiKey,
+  IApiKeyCreate,
+  ICreatedApiKey
+} from '../../api/account';
 import type { IAnalyticsContext } from '../../context';
 import { h } from '../../ui/dom';
 import { emptyView } from '../../ui/status';
@@ -30,7 +35,9 @@ export function apiKeyRequest(
 ): IApiKeyCreate | { problem: string } {
   const trimmed = name.trim();
   if (!trimmed) {
-    return { problem: 'Name: give the key a name, e.g. the script that will use it.' };
+    return {
+      problem: 'Name: give the key a name, e.g. the script that will use it.'
+    };
   }
   if (scopes.length === 0) {
     return { problem: 'Scopes: choose at least one.' };
@@ -41,7 +48,14 @@ export function apiKeyRequest(
     if (!match) {
       return { problem: 'Expires: not a date.' };
     }
-    const end = new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]), 23, 59, 59);
+    const end = new Date(
+      Number(match[1]),
+      Number(match[2]) - 1,
+      Number(match[3]),
+      23,
+      59,
+      59
+    );
     body.expires_at = end.toISOString();
   }
   return body;
@@ -71,7 +85,10 @@ export class ApiKeysBlock extends AccountBlock {
     if (keys.length === 0) {
       return emptyView('No API keys yet.', 'account-api-keys-empty');
     }
-    const list = h('ul', { className: `${CSS}-list`, testId: 'account-api-keys-list' });
+    const list = h('ul', {
+      className: `${CSS}-list`,
+      testId: 'account-api-keys-list'
+    });
     for (const key of keys) {
       const row = h('li', {
         className: `${CSS}-item`,
@@ -86,7 +103,10 @@ export class ApiKeysBlock extends AccountBlock {
             'div',
             { className: `${CSS}-itemTitle` },
             h('span', { testId: 'account-api-key-name', text: key.name }),
-            h('code', { testId: 'account-api-key-prefix', text: `${key.prefix}…` })
+            h('code', {
+              testId: 'account-api-key-prefix',
+              text: `${key.prefix}…`
+            })
           ),
           h(
             'div',
@@ -94,7 +114,9 @@ export class ApiKeysBlock extends AccountBlock {
             h('span', { text: `Scopes: ${key.scopes.join(', ')}` }),
             h('span', { text: `Created ${formatTime(key.created_at)}` }),
             h('span', { text: `Last used ${formatTime(key.last_used_at)}` }),
-            h('span', { text: `Expires ${formatTime(key.expires_at, 'never')}` })
+            h('span', {
+              text: `Expires ${formatTime(key.expires_at, 'never')}`
+            })
           )
         ),
         button(
@@ -123,7 +145,10 @@ export class ApiKeysBlock extends AccountBlock {
           'warn'
         )
       );
-      row.lastElementChild?.setAttribute('aria-label', `Revoke API key ${key.name}`);
+      row.lastElementChild?.setAttribute(
+        'aria-label',
+        `Revoke API key ${key.name}`
+      );
       list.append(row);
     }
     return list;
@@ -133,7 +158,12 @@ export class ApiKeysBlock extends AccountBlock {
     const name = h('input', {
       className: 'jp-mod-styled',
       testId: 'account-api-key-create-name',
-      attrs: { type: 'text', maxlength: '128', id: 'analytics-account-key-name', required: '' }
+      attrs: {
+        type: 'text',
+        maxlength: '128',
+        id: 'analytics-account-key-name',
+        required: ''
+      }
     });
     const expires = h('input', {
       className: 'jp-mod-styled',
@@ -142,7 +172,11 @@ export class ApiKeysBlock extends AccountBlock {
     });
     const tomorrow = new Date(Date.now() + 86_400_000);
     expires.min = tomorrow.toISOString().slice(0, 10);
-    const scopes = h('fieldset', { className: 'jp-AnalyticsSettingsForm-choices' }, h('legend', { text: 'Scopes' }));
+    const scopes = h(
+      'fieldset',
+      { className: 'jp-AnalyticsSettingsForm-choices' },
+      h('legend', { text: 'Scopes' })
+    );
     const boxes = new Map<ApiKeyScope, HTMLInputElement>();
     for (const [scope, label] of SCOPES) {
       if (scope === 'admin' && !isAdmin) {
@@ -155,7 +189,12 @@ export class ApiKeysBlock extends AccountBlock {
       box.checked = scope === 'read';
       boxes.set(scope, box);
       scopes.append(
-        h('span', { className: 'jp-AnalyticsSettingsForm-choice' }, box, h('label', { text: label, attrs: { for: box.id } }))
+        h(
+          'span',
+          { className: 'jp-AnalyticsSettingsForm-choice' },
+          box,
+          h('label', { text: label, attrs: { for: box.id } })
+        )
       );
     }
     const problem = h('div', {
@@ -172,7 +211,10 @@ export class ApiKeysBlock extends AccountBlock {
     });
     const form = h(
       'form',
-      { className: `${CSS}-form ${CSS}-keyForm`, attrs: { novalidate: '', 'aria-label': 'New API key' } },
+      {
+        className: `${CSS}-form ${CSS}-keyForm`,
+        attrs: { novalidate: '', 'aria-label': 'New API key' }
+      },
       h(
         'div',
         { className: 'jp-AnalyticsSettingsForm-row' },
@@ -183,7 +225,10 @@ export class ApiKeysBlock extends AccountBlock {
       h(
         'div',
         { className: 'jp-AnalyticsSettingsForm-row' },
-        h('label', { text: 'Expires on (optional)', attrs: { for: expires.id } }),
+        h('label', {
+          text: 'Expires on (optional)',
+          attrs: { for: expires.id }
+        }),
         expires
       ),
       h('div', { className: 'jp-AnalyticsSettingsForm-actions' }, submit),
@@ -194,7 +239,9 @@ export class ApiKeysBlock extends AccountBlock {
       if (submit.disabled) {
         return;
       }
-      const chosen = [...boxes].filter(([, box]) => box.checked).map(([scope]) => scope);
+      const chosen = [...boxes]
+        .filter(([, box]) => box.checked)
+        .map(([scope]) => scope);
       const request = apiKeyRequest(name.value, chosen, expires.value);
       if ('problem' in request) {
         problem.hidden = false;
@@ -242,7 +289,10 @@ export class ApiKeysBlock extends AccountBlock {
       }
     });
     field.value = created.token;
-    const copied = h('span', { className: `${CSS}-hint`, attrs: { role: 'status' } });
+    const copied = h('span', {
+      className: `${CSS}-hint`,
+      attrs: { role: 'status' }
+    });
     const copy = button('Copy', 'account-api-key-secret-copy', async () => {
       try {
         await navigator.clipboard.writeText(field.value);
@@ -268,18 +318,16 @@ export class ApiKeysBlock extends AccountBlock {
         testId: 'account-api-key-secret-box',
         attrs: { role: 'region', 'aria-label': 'New API key secret' }
       },
-      h('div', { className: `${CSS}-itemTitle`, text: `New key “${created.name}”` }),
+      h('div', {
+        className: `${CSS}-itemTitle`,
+        text: `New key “${created.name}”`
+      }),
       h('p', {
         className: `${CSS}-warning`,
         text: 'Copy this secret now: it is shown only once and cannot be shown again. Anyone holding it can act as you within its scopes.',
         attrs: { id: 'analytics-account-key-warning' }
       }),
-      h(
-        'div',
-        { className: `${CSS}-secretLine` },
-        field,
-        copy
-      ),
+      h('div', { className: `${CSS}-secretLine` }, field, copy),
       copied,
       h('div', { className: `${CSS}-actions` }, close)
     );

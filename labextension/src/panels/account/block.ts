@@ -27,7 +27,10 @@ export abstract class AccountBlock {
       attrs: { id: `analytics-account-${key}-title` }
     });
     this.message = messageLine(`account-${key}-message`);
-    this.body = h('div', { className: `${CSS}-blockBody`, attrs: { 'aria-live': 'polite' } });
+    this.body = h('div', {
+      className: `${CSS}-blockBody`,
+      attrs: { 'aria-live': 'polite' }
+    });
     this.node = h(
       'section',
       {
@@ -59,7 +62,10 @@ export abstract class AccountBlock {
       if (request === this._request) {
         this._rendered = false;
         this.body.replaceChildren(
-          errorView(errorMessage(error), `Could not load ${this.title.toLowerCase()}`)
+          errorView(
+            errorMessage(error),
+            `Could not load ${this.title.toLowerCase()}`
+          )
         );
       }
     } finally {

@@ -5,7 +5,10 @@
 import type { IActivityEvent, JSONValue } from '../../api/account';
 
 /** `2026-11-27 14:05` in the browser's zone; the raw text if it is not a date. */
-export function formatTime(iso: string | null | undefined, never = 'Never'): string {
+export function formatTime(
+  iso: string | null | undefined,
+  never = 'Never'
+): string {
   if (!iso) {
     return never;
   }
@@ -73,10 +76,19 @@ export function describeEventType(type: string): string {
 
 /** What an event was about: its object's name if the event recorded one, else type and id. */
 export function describeEventObject(event: IActivityEvent): string {
-  if (event.target_type === 'user' && event.target_id && event.target_id === event.user_id) {
+  if (
+    event.target_type === 'user' &&
+    event.target_id &&
+    event.target_id === event.user_id
+  ) {
     return 'your account';
   }
-  const name = firstText(event.details, ['name', 'title', 'username', 'key_name']);
+  const name = firstText(event.details, [
+    'name',
+    'title',
+    'username',
+    'key_name'
+  ]);
   const kind = event.target_type ? words(event.target_type) : '';
   if (name) {
     return kind ? `${kind} “${name}”` : name;
@@ -87,7 +99,10 @@ export function describeEventObject(event: IActivityEvent): string {
   return kind;
 }
 
-function firstText(details: Record<string, JSONValue>, keys: string[]): string | null {
+function firstText(
+  details: Record<string, JSONValue>,
+  keys: string[]
+): string | null {
   for (const key of keys) {
     const value = details[key];
     if (typeof value === 'string' && value) {
@@ -108,7 +123,8 @@ function capitalize(text: string): string {
 /** `Ada Lovelace` → `AL`, `ada` → `A`: the avatar's fallback. */
 export function initialsOf(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
+  const letters =
+    parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
   return letters.map(word => Array.from(word)[0].toUpperCase()).join('') || '?';
 }
 
@@ -121,11 +137,12 @@ export function cacheBusted(url: string, version: number): string {
 }
 
 /** Sessions as the list shows them: this one first, then the most recently used. */
-export function sortSessions<T extends { current: boolean; last_used_at: string }>(
-  sessions: T[]
-): T[] {
+export function sortSessions<
+  T extends { current: boolean; last_used_at: string }
+>(sessions: T[]): T[] {
   return [...sessions].sort(
     (a, b) =>
-      Number(b.current) - Number(a.current) || b.last_used_at.localeCompare(a.last_used_at)
+      Number(b.current) - Number(a.current) ||
+      b.last_used_at.localeCompare(a.last_used_at)
   );
 }

@@ -15,6 +15,9 @@ export function activateAccount(ctx: IAnalyticsContext): IAnalyticsSection {
     icon: analyticsIcon,
     execute: () => openAccountTab(ctx)
   });
-  ctx.palette?.addItem({ command: OPEN_ACCOUNT_COMMAND, category: 'Analytics' });
+  ctx.palette?.addItem({
+    command: OPEN_ACCOUNT_COMMAND,
+    category: 'Analytics'
+  });
   return new AccountSection(ctx);
 }

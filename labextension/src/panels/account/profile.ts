@@ -58,11 +58,19 @@ export class ProfileBlock extends AccountBlock {
 
   private _avatarPart(user: IAccountUser): HTMLElement {
     const message = messageLine('account-avatar-message');
-    const picture = h('div', { className: `${CSS}-bigAvatar` }, avatarView(user, 96, 'account-avatar-image'));
+    const picture = h(
+      'div',
+      { className: `${CSS}-bigAvatar` },
+      avatarView(user, 96, 'account-avatar-image')
+    );
     const input = h('input', {
       className: `${CSS}-fileInput`,
       testId: 'account-avatar-input',
-      attrs: { type: 'file', accept: AVATAR_ACCEPT, id: 'analytics-account-avatar-file' }
+      attrs: {
+        type: 'file',
+        accept: AVATAR_ACCEPT,
+        id: 'analytics-account-avatar-file'
+      }
     });
     const choose = h('label', {
       className: `jp-mod-styled ${CSS}-button`,
@@ -100,22 +108,29 @@ export class ProfileBlock extends AccountBlock {
           input.value = '';
         });
     });
-    const remove = button('Remove picture', 'account-avatar-remove', async () => {
-      message.clear();
-      try {
-        await this.ctx.api.account.removeAvatar();
-        message.info('Picture removed: showing the generated one.');
-        refreshPicture();
-      } catch (error) {
-        message.error(errorMessage(error));
+    const remove = button(
+      'Remove picture',
+      'account-avatar-remove',
+      async () => {
+        message.clear();
+        try {
+          await this.ctx.api.account.removeAvatar();
+          message.info('Picture removed: showing the generated one.');
+          refreshPicture();
+        } catch (error) {
+          message.error(errorMessage(error));
+        }
       }
-    });
+    );
     return h(
       'div',
       { className: `${CSS}-avatarPart` },
       picture,
       h('div', { className: `${CSS}-avatarActions` }, input, choose, remove),
-      h('div', { className: `${CSS}-hint`, text: 'PNG, JPEG, GIF or WebP, up to 2 MiB.' }),
+      h('div', {
+        className: `${CSS}-hint`,
+        text: 'PNG, JPEG, GIF or WebP, up to 2 MiB.'
+      }),
       message.node
     );
   }
@@ -123,15 +138,28 @@ export class ProfileBlock extends AccountBlock {
   private _formPart(user: IAccountUser): HTMLElement {
     const message = messageLine('account-profile-message');
     const fields: Record<ProfileField, HTMLInputElement> = {
-      display_name: h('input', { attrs: { type: 'text', maxlength: '128', required: '' } }),
+      display_name: h('input', {
+        attrs: { type: 'text', maxlength: '128', required: '' }
+      }),
       email: h('input', { attrs: { type: 'email', maxlength: '254' } }),
-      timezone: h('input', { attrs: { type: 'text', maxlength: '64', list: 'analytics-account-zones' } }),
+      timezone: h('input', {
+        attrs: {
+          type: 'text',
+          maxlength: '64',
+          list: 'analytics-account-zones'
+        }
+      }),
       locale: h('input', { attrs: { type: 'text', maxlength: '35' } })
     };
     const password = h('input', {
       attrs: { type: 'password', autocomplete: 'current-password' }
     });
-    const labels: [ProfileField | 'current_password', string, HTMLInputElement, string?][] = [
+    const labels: [
+      ProfileField | 'current_password',
+      string,
+      HTMLInputElement,
+      string?
+    ][] = [
       ['display_name', 'Display name', fields.display_name],
       ['email', 'Email', fields.email],
       [
@@ -140,7 +168,12 @@ export class ProfileBlock extends AccountBlock {
         password,
         'Needed to change your email address (a link to confirm it is mailed to the new one).'
       ],
-      ['timezone', 'Time zone', fields.timezone, 'An IANA name such as Europe/Paris or UTC.'],
+      [
+        'timezone',
+        'Time zone',
+        fields.timezone,
+        'An IANA name such as Europe/Paris or UTC.'
+      ],
       ['locale', 'Locale', fields.locale, 'A language tag such as en-US.']
     ];
     const form = h('form', {
@@ -152,8 +185,12 @@ export class ProfileBlock extends AccountBlock {
       input.id = `analytics-account-${key}`;
       input.className = 'jp-mod-styled';
       input.dataset.testid = `account-profile-${key}`;
-      const row = h('div', { className: 'jp-AnalyticsSettingsForm-row' },
-        h('label', { text: label, attrs: { for: input.id } }), input);
+      const row = h(
+        'div',
+        { className: 'jp-AnalyticsSettingsForm-row' },
+        h('label', { text: label, attrs: { for: input.id } }),
+        input
+      );
       if (help) {
         const helpNode = h('div', {
           className: 'jp-AnalyticsSettingsForm-help',
@@ -181,7 +218,10 @@ export class ProfileBlock extends AccountBlock {
       text: 'Save profile',
       attrs: { type: 'submit' }
     });
-    form.append(h('div', { className: 'jp-AnalyticsSettingsForm-actions' }, save), message.node);
+    form.append(
+      h('div', { className: 'jp-AnalyticsSettingsForm-actions' }, save),
+      message.node
+    );
     form.addEventListener('submit', event => {
       event.preventDefault();
       if (save.disabled) {
@@ -220,7 +260,9 @@ export class ProfileBlock extends AccountBlock {
 /** Time zone suggestions for the input, where the browser can list them. */
 function zoneList(): HTMLElement {
   const list = h('datalist', { attrs: { id: 'analytics-account-zones' } });
-  const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
+  const intl = Intl as unknown as {
+    supportedValuesOf?: (key: string) => string[];
+  };
   for (const zone of intl.supportedValuesOf?.('timeZone') ?? []) {
     list.append(h('option', { attrs: { value: zone } }));
   }

@@ -69,17 +69,24 @@ export function resolveSchema(
 }
 
 function isNullSchema(schema: IJSONSchema): boolean {
-  return schema.type === 'null' || (schema.const === null && schema.type === undefined);
+  return (
+    schema.type === 'null' ||
+    (schema.const === null && schema.type === undefined)
+  );
 }
 
 /** `#/$defs/Name` (or any local JSON pointer) inside `root`. */
 export function lookupRef(root: IJSONSchema, ref: string): IJSONSchema {
   if (!ref.startsWith('#')) {
-    throw new Error(`settings schema: only local $ref is supported, not ${ref}`);
+    throw new Error(
+      `settings schema: only local $ref is supported, not ${ref}`
+    );
   }
   let node: unknown = root;
   for (const raw of ref.slice(1).split('/').filter(Boolean)) {
-    const part = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    const part = decodeURIComponent(raw)
+      .replace(/~1/g, '/')
+      .replace(/~0/g, '~');
     if (typeof node !== 'object' || node === null || !(part in node)) {
       throw new Error(`settings schema: $ref ${ref} points nowhere`);
     }
@@ -124,15 +131,24 @@ export function humanize(key: string): string {
  * form can check is. Covers the keywords pydantic emits for constrained
  * types (bounds, multipleOf, lengths, pattern, enum, and `not`).
  */
-export function validateValue(schema: IJSONSchema, value: JSONValue): string | null {
+export function validateValue(
+  schema: IJSONSchema,
+  value: JSONValue
+): string | null {
   if (value === null) {
     return null;
   }
   const type = schemaType(schema);
-  if (type === 'integer' && !(typeof value === 'number' && Number.isInteger(value))) {
+  if (
+    type === 'integer' &&
+    !(typeof value === 'number' && Number.isInteger(value))
+  ) {
     return 'must be a whole number';
   }
-  if (type === 'number' && !(typeof value === 'number' && Number.isFinite(value))) {
+  if (
+    type === 'number' &&
+    !(typeof value === 'number' && Number.isFinite(value))
+  ) {
     return 'must be a number';
   }
   if (typeof value === 'number') {
@@ -142,13 +158,22 @@ export function validateValue(schema: IJSONSchema, value: JSONValue): string | n
     if (schema.maximum !== undefined && value > schema.maximum) {
       return `must be at most ${schema.maximum}`;
     }
-    if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) {
+    if (
+      schema.exclusiveMinimum !== undefined &&
+      value <= schema.exclusiveMinimum
+    ) {
       return `must be more than ${schema.exclusiveMinimum}`;
     }
-    if (schema.exclusiveMaximum !== undefined && value >= schema.exclusiveMaximum) {
+    if (
+      schema.exclusiveMaximum !== undefined &&
+      value >= schema.exclusiveMaximum
+    ) {
       return `must be less than ${schema.exclusiveMaximum}`;
     }
-    if (schema.multipleOf !== undefined && !isMultiple(value, schema.multipleOf)) {
+    if (
+      schema.multipleOf !== undefined &&
+      !isMultiple(value, schema.multipleOf)
+    ) {
       return `must be a multiple of ${schema.multipleOf}`;
     }
   }
@@ -162,14 +187,21 @@ export function validateValue(schema: IJSONSchema, value: JSONValue): string | n
     if (schema.maxLength !== undefined && length > schema.maxLength) {
       return `must be at most ${schema.maxLength} characters`;
     }
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
+    if (
+      schema.pattern !== undefined &&
+      !new RegExp(schema.pattern, 'u').test(value)
+    ) {
       return `must match the pattern ${schema.pattern}`;
     }
   }
   if (schema.enum && !schema.enum.some(option => jsonEqual(option, value))) {
     return `must be one of ${schema.enum.map(option => JSON.stringify(option)).join(', ')}`;
   }
-  if (schema.not && validateValue(schema.not, value) === null && matchesType(schema.not, value)) {
+  if (
+    schema.not &&
+    validateValue(schema.not, value) === null &&
+    matchesType(schema.not, value)
+  ) {
     return `must not be ${describeSchema(schema.not)}`;
   }
   return null;
@@ -193,7 +225,9 @@ function matchesType(schema: IJSONSchema, value: JSONValue): boolean {
     case 'boolean':
       return typeof value === type;
     case 'object':
-      return typeof value === 'object' && value !== null && !Array.isArray(value);
+      return (
+        typeof value === 'object' && value !== null && !Array.isArray(value)
+      );
     case 'array':
       return Array.isArray(value);
     default:
@@ -219,7 +253,10 @@ function describeSchema(schema: IJSONSchema): string {
 }
 
 /** Structural equality of JSON values (key order ignored). */
-export function jsonEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
+export function jsonEqual(
+  a: JSONValue | undefined,
+  b: JSONValue | undefined
+): boolean {
   if (a === b) {
     return true;
   }
@@ -250,7 +287,10 @@ function isObject(value: JSONValue | undefined): value is JSONObject {
  * objects field by field (the server merges them so), arrays and other
  * values whole. Empty when nothing changed.
  */
-export function diffSettings(before: JSONObject, after: JSONObject): JSONObject {
+export function diffSettings(
+  before: JSONObject,
+  after: JSONObject
+): JSONObject {
   const patch: JSONObject = {};
   for (const [key, value] of Object.entries(after)) {
     const old = before[key];

@@ -13,7 +13,11 @@ import { AccountBlock, CSS, button, type messageLine } from './block';
 import { describeUserAgent, formatTime, sortSessions } from './format';
 
 /** Ask before a destructive action; true if the user confirmed. */
-export async function confirmAction(title: string, body: string, label: string): Promise<boolean> {
+export async function confirmAction(
+  title: string,
+  body: string,
+  label: string
+): Promise<boolean> {
   const result = await showDialog({
     title,
     body,
@@ -45,7 +49,10 @@ export class SessionsBlock extends AccountBlock {
         )
       );
     }
-    const list = h('ul', { className: `${CSS}-list`, testId: 'account-sessions-list' });
+    const list = h('ul', {
+      className: `${CSS}-list`,
+      testId: 'account-sessions-list'
+    });
     for (const session of sessions) {
       list.append(this._row(session, message));
     }
@@ -67,7 +74,9 @@ export class SessionsBlock extends AccountBlock {
           const revoked = await this.ctx.api.account.revokeOtherSessions();
           await this.load();
           this.changed();
-          message.info(`Signed out ${revoked} session${revoked === 1 ? '' : 's'}.`);
+          message.info(
+            `Signed out ${revoked} session${revoked === 1 ? '' : 's'}.`
+          );
         } catch (error) {
           message.error(errorMessage(error));
         }
@@ -75,10 +84,18 @@ export class SessionsBlock extends AccountBlock {
       'warn'
     );
     revokeOthers.disabled = others === 0;
-    return h('div', {}, list, h('div', { className: `${CSS}-actions` }, revokeOthers));
+    return h(
+      'div',
+      {},
+      list,
+      h('div', { className: `${CSS}-actions` }, revokeOthers)
+    );
   }
 
-  private _row(session: ISession, message: ReturnType<typeof messageLine>): HTMLElement {
+  private _row(
+    session: ISession,
+    message: ReturnType<typeof messageLine>
+  ): HTMLElement {
     const device = describeUserAgent(session.user_agent);
     const row = h('li', {
       className: `${CSS}-item`,
@@ -92,7 +109,11 @@ export class SessionsBlock extends AccountBlock {
     );
     if (session.current) {
       title.append(
-        h('span', { className: `${CSS}-badge`, testId: 'account-session-current', text: 'this session' })
+        h('span', {
+          className: `${CSS}-badge`,
+          testId: 'account-session-current',
+          text: 'this session'
+        })
       );
     }
     const facts = h(
@@ -131,7 +152,10 @@ export class SessionsBlock extends AccountBlock {
           'warn'
         )
       );
-      row.lastElementChild?.setAttribute('aria-label', `Revoke session: ${device}`);
+      row.lastElementChild?.setAttribute(
+        'aria-label',
+        `Revoke session: ${device}`
+      );
     }
     return row;
   }

@@ -90,7 +90,13 @@ export class SettingsForm {
       },
       this._top.node,
       this._error,
-      h('div', { className: `${CSS}-actions` }, this._saveButton, resetButton, this._status)
+      h(
+        'div',
+        { className: `${CSS}-actions` },
+        this._saveButton,
+        resetButton,
+        this._status
+      )
     );
     this.node.addEventListener('submit', event => {
       event.preventDefault();
@@ -127,7 +133,9 @@ export class SettingsForm {
   /** The PATCH body: what differs from the last saved document. */
   changes(): JSONObject | null {
     const reading = this.read();
-    return 'value' in reading ? diffSettings(this._baseline, reading.value) : null;
+    return 'value' in reading
+      ? diffSettings(this._baseline, reading.value)
+      : null;
   }
 
   /** Show `values` and take them as the saved state. */
@@ -163,7 +171,9 @@ export class SettingsForm {
       this._status.textContent = 'Settings saved.';
       this.options.saved?.(document);
     } catch (error) {
-      this._showProblems(fieldProblems(errorMessage(error), new Set(this._fields.keys())));
+      this._showProblems(
+        fieldProblems(errorMessage(error), new Set(this._fields.keys()))
+      );
     } finally {
       this._pending = false;
       this._saveButton.disabled = false;
@@ -187,8 +197,14 @@ export class SettingsForm {
     this._error.replaceChildren(
       ...(summary.length
         ? [
-            h('div', { className: 'jp-Analytics-errorTitle', text: 'Settings not saved' }),
-            h('div', { className: 'jp-Analytics-errorMessage', text: summary.join('\n') })
+            h('div', {
+              className: 'jp-Analytics-errorTitle',
+              text: 'Settings not saved'
+            }),
+            h('div', {
+              className: 'jp-Analytics-errorMessage',
+              text: summary.join('\n')
+            })
           ]
         : [])
     );
@@ -211,7 +227,12 @@ export class SettingsForm {
       field = this._selectField(label, schema, path, nullable);
     } else if (type === 'boolean') {
       field = nullable
-        ? this._selectField(label, { ...schema, enum: [true, false] }, path, true)
+        ? this._selectField(
+            label,
+            { ...schema, enum: [true, false] },
+            path,
+            true
+          )
         : this._checkboxField(label, schema, path);
     } else if (type === 'array' && schema.items) {
       const items = resolveSchema(schema.items, this._root).schema;
@@ -233,18 +254,23 @@ export class SettingsForm {
     path: string[],
     top: boolean
   ): IField {
-    const children = Object.entries(schema.properties ?? {}).map(([key, child]) =>
-      this._field(key, child, [...path, key])
+    const children = Object.entries(schema.properties ?? {}).map(
+      ([key, child]) => this._field(key, child, [...path, key])
     );
     const node = top
       ? h('div', { className: `${CSS}-fields` })
       : h(
           'fieldset',
-          { className: `${CSS}-group`, testId: `settings-group-${path.join('.')}` },
+          {
+            className: `${CSS}-group`,
+            testId: `settings-group-${path.join('.')}`
+          },
           h('legend', { text: label })
         );
     if (!top && schema.description) {
-      node.append(h('div', { className: `${CSS}-help`, text: schema.description }));
+      node.append(
+        h('div', { className: `${CSS}-help`, text: schema.description })
+      );
     }
     node.append(...children.map(child => child.node));
     const keys = Object.keys(schema.properties ?? {});
@@ -264,7 +290,9 @@ export class SettingsForm {
       },
       write: value => {
         const object =
-          typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {};
+          typeof value === 'object' && value !== null && !Array.isArray(value)
+            ? value
+            : {};
         children.forEach((child, index) => child.write(object[keys[index]]));
       },
       showProblem: () => undefined,
@@ -284,7 +312,9 @@ export class SettingsForm {
     control.id = id;
     control.dataset.testid = `settings-field-${path.join('.')}`;
     const describedBy: string[] = [];
-    const row = h('div', { className: `${CSS}-row${inline ? ` ${CSS}-row-inline` : ''}` });
+    const row = h('div', {
+      className: `${CSS}-row${inline ? ` ${CSS}-row-inline` : ''}`
+    });
     const labelNode = h('label', { text: label, attrs: { for: id } });
     row.append(...(inline ? [control, labelNode] : [labelNode, control]));
     if (schema.description) {
@@ -383,14 +413,19 @@ export class SettingsForm {
       },
       write: value => {
         const shown = value === undefined ? schema.default : value;
-        input.value = shown === null || shown === undefined ? '' : String(shown);
+        input.value =
+          shown === null || shown === undefined ? '' : String(shown);
       },
       showProblem: show,
       focusTarget: () => input
     };
   }
 
-  private _checkboxField(label: string, schema: IJSONSchema, path: string[]): IField {
+  private _checkboxField(
+    label: string,
+    schema: IJSONSchema,
+    path: string[]
+  ): IField {
     const input = h('input', { attrs: { type: 'checkbox' } });
     const { row, problem } = this._row(label, schema, path, input, true);
     return {
@@ -418,14 +453,21 @@ export class SettingsForm {
       select.append(h('option', { text: 'None', attrs: { value: '' } }));
     }
     options.forEach((option, index) => {
-      select.append(h('option', { text: optionLabel(option), attrs: { value: String(index) } }));
+      select.append(
+        h('option', {
+          text: optionLabel(option),
+          attrs: { value: String(index) }
+        })
+      );
     });
     const { row, problem } = this._row(label, schema, path, select);
     return {
       path: path.join('.'),
       node: row,
       read: () =>
-        select.value === '' ? { value: null } : { value: options[Number(select.value)] },
+        select.value === ''
+          ? { value: null }
+          : { value: options[Number(select.value)] },
       write: value => {
         const shown = value === undefined ? schema.default : value;
         const index = options.findIndex(option => option === shown);
@@ -453,7 +495,9 @@ export class SettingsForm {
     });
     group.append(h('legend', { text: label }));
     const boxes = options.map((option, index) => {
-      const box = h('input', { attrs: { type: 'checkbox', id: `${id}-${index}` } });
+      const box = h('input', {
+        attrs: { type: 'checkbox', id: `${id}-${index}` }
+      });
       group.append(
         h(
           'span',
@@ -497,7 +541,10 @@ export class SettingsForm {
     path: string[],
     nullable: boolean
   ): IField {
-    const area = h('textarea', { className: 'jp-mod-styled', attrs: { rows: '3' } });
+    const area = h('textarea', {
+      className: 'jp-mod-styled',
+      attrs: { rows: '3' }
+    });
     const { row, problem } = this._row(label, schema, path, area);
     return {
       path: path.join('.'),
@@ -514,7 +561,10 @@ export class SettingsForm {
       },
       write: value => {
         const shown = value === undefined ? schema.default : value;
-        area.value = shown === undefined || shown === null ? '' : JSON.stringify(shown, null, 2);
+        area.value =
+          shown === undefined || shown === null
+            ? ''
+            : JSON.stringify(shown, null, 2);
       },
       showProblem: this._withProblem(area, problem),
       focusTarget: () => area
@@ -558,10 +608,18 @@ function optionLabel(option: JSONValue): string {
   return typeof option === 'string' ? option : JSON.stringify(option);
 }
 
-function validateArray(schema: IJSONSchema, value: JSONValue[], nullable: boolean): string | null {
+function validateArray(
+  schema: IJSONSchema,
+  value: JSONValue[],
+  nullable: boolean
+): string | null {
   const min = schema.minItems;
   const max = schema.maxItems;
-  if (min !== undefined && value.length < min && !(nullable && value.length === 0)) {
+  if (
+    min !== undefined &&
+    value.length < min &&
+    !(nullable && value.length === 0)
+  ) {
     return min === 1 ? 'choose at least one' : `choose at least ${min}`;
   }
   if (max !== undefined && value.length > max) {

@@ -15,7 +15,10 @@ export class SettingsBlock extends AccountBlock {
 
   protected async render(): Promise<Node> {
     const account = this.ctx.api.account;
-    const [schema, values] = await Promise.all([account.settingsSchema(), account.getSettings()]);
+    const [schema, values] = await Promise.all([
+      account.settingsSchema(),
+      account.getSettings()
+    ]);
     const form = new SettingsForm(schema, values, {
       idPrefix: 'analytics-account-settings',
       save: changes => account.updateSettings(changes),

@@ -19,7 +19,8 @@ import { SettingsBlock } from './settings';
 /** Id of the Account tab; opening it again activates the open one. */
 export const ACCOUNT_TAB_ID = 'analytics-ext:account-tab';
 
-export type AccountBlockKey = 'profile' | 'settings' | 'sessions' | 'api-keys' | 'activity';
+export type AccountBlockKey =
+  'profile' | 'settings' | 'sessions' | 'api-keys' | 'activity';
 
 class AccountContent extends Widget {
   constructor(ctx: IAnalyticsContext) {
@@ -34,7 +35,10 @@ class AccountContent extends Widget {
       new ApiKeysBlock(ctx),
       new ActivityBlock(ctx)
     ];
-    const nav = h('nav', { className: `${CSS}-nav`, attrs: { 'aria-label': 'Account sections' } });
+    const nav = h('nav', {
+      className: `${CSS}-nav`,
+      attrs: { 'aria-label': 'Account sections' }
+    });
     for (const block of this.blocks) {
       const link = h('button', {
         className: `${CSS}-navLink`,
@@ -42,12 +46,23 @@ class AccountContent extends Widget {
         text: block.title,
         attrs: { type: 'button' }
       });
-      link.addEventListener('click', () => this.showBlock(block.key as AccountBlockKey));
+      link.addEventListener('click', () =>
+        this.showBlock(block.key as AccountBlockKey)
+      );
       nav.append(link);
     }
     this.node.append(
-      h('header', { className: `${CSS}-tabHeader` }, h('h1', { text: 'Account' }), nav),
-      h('div', { className: `${CSS}-blocks` }, ...this.blocks.map(block => block.node))
+      h(
+        'header',
+        { className: `${CSS}-tabHeader` },
+        h('h1', { text: 'Account' }),
+        nav
+      ),
+      h(
+        'div',
+        { className: `${CSS}-blocks` },
+        ...this.blocks.map(block => block.node)
+      )
     );
   }
 
@@ -83,16 +98,20 @@ class AccountContent extends Widget {
 }
 
 /** Open the Account tab (or activate the open one), optionally at one block. */
-export function openAccountTab(ctx: IAnalyticsContext, block?: AccountBlockKey): void {
-  let widget = [...ctx.app.shell.widgets('main')].find(open => open.id === ACCOUNT_TAB_ID) as
-    | MainAreaWidget<AccountContent>
-    | undefined;
+export function openAccountTab(
+  ctx: IAnalyticsContext,
+  block?: AccountBlockKey
+): void {
+  let widget = [...ctx.app.shell.widgets('main')].find(
+    open => open.id === ACCOUNT_TAB_ID
+  ) as MainAreaWidget<AccountContent> | undefined;
   if (!widget || widget.isDisposed) {
     const content = new AccountContent(ctx);
     widget = new MainAreaWidget({ content });
     widget.id = ACCOUNT_TAB_ID;
     widget.title.label = 'Account';
-    widget.title.caption = 'Analytics account: profile, settings, sessions, API keys, activity';
+    widget.title.caption =
+      'Analytics account: profile, settings, sessions, API keys, activity';
     widget.title.icon = analyticsIcon;
     widget.title.closable = true;
     const reloadButton = h('button', {

@@ -38,7 +38,9 @@ export function avatarView(
     testId,
     attrs: { alt: '', width: String(size), height: String(size) }
   });
-  img.addEventListener('error', () => img.replaceWith(initials), { once: true });
+  img.addEventListener('error', () => img.replaceWith(initials), {
+    once: true
+  });
   img.src = cacheBusted(user.avatar_url, avatarVersion);
   return img;
 }
@@ -98,8 +100,16 @@ export function userView(user: IAnalyticsUser): HTMLElement {
 export function serverView(info: IServerInfo): HTMLElement {
   const rows: [string, string, string?][] = [
     ['Extension', `analytics_ext ${info.version}`, 'analytics-server-version'],
-    ['Jupyter Server', info.jupyter_server_version, 'analytics-jupyter-server-version'],
-    ['Mode', info.multi_user ? 'Team (multi-user)' : 'Single user', 'analytics-server-mode'],
+    [
+      'Jupyter Server',
+      info.jupyter_server_version,
+      'analytics-jupyter-server-version'
+    ],
+    [
+      'Mode',
+      info.multi_user ? 'Team (multi-user)' : 'Single user',
+      'analytics-server-mode'
+    ],
     ['Store', info.store, 'analytics-server-store']
   ];
   return h(

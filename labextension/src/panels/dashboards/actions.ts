@@ -15,7 +15,12 @@ import {
   publishedDialog,
   renameDashboardDialog
 } from './dialogs';
-import { exportFileName, notebookCode, viewerUrl, viewerWidgetId } from './model';
+import {
+  exportFileName,
+  notebookCode,
+  viewerUrl,
+  viewerWidgetId
+} from './model';
 import { DashboardViewer, openInBrowserTab } from './viewer';
 
 /** The levels the server grants on a dashboard, weakest first. */
@@ -101,15 +106,25 @@ export class DashboardActions {
   }
 
   /** Download a static export under the server's file name. */
-  async exportAs(dashboard: IDashboard, format: DashboardExportFormat): Promise<void> {
-    await this._run(dashboard, `Exporting ${format.toUpperCase()}…`, async () => {
-      const file = await this._ctx.api.dashboards.exportFile(dashboard.id, format);
-      const name =
-        file.filename === `dashboard.${format}`
-          ? exportFileName(dashboard.title, format)
-          : file.filename;
-      saveBlob(file.blob, name);
-    });
+  async exportAs(
+    dashboard: IDashboard,
+    format: DashboardExportFormat
+  ): Promise<void> {
+    await this._run(
+      dashboard,
+      `Exporting ${format.toUpperCase()}…`,
+      async () => {
+        const file = await this._ctx.api.dashboards.exportFile(
+          dashboard.id,
+          format
+        );
+        const name =
+          file.filename === `dashboard.${format}`
+            ? exportFileName(dashboard.title, format)
+            : file.filename;
+        saveBlob(file.blob, name);
+      }
+    );
   }
 
   /** A code cell drawing the dashboard, run in the current (or a new) notebook. */

@@ -13,7 +13,11 @@ import type { DashboardExportFormat, IDashboard } from '../../api/dashboards';
 import type { IAnalyticsContext } from '../../context';
 import { h } from '../../ui/dom';
 import { addToDashboard } from './add-tile';
-import { ADD_TO_DASHBOARD_COMMAND, isTileKind, type ITileSource } from './add-tile-model';
+import {
+  ADD_TO_DASHBOARD_COMMAND,
+  isTileKind,
+  type ITileSource
+} from './add-tile-model';
 import { actionsFor, type IDashboardActions } from './model';
 import { DashboardsSection, ROW_ID_ATTRIBUTE, ROW_SELECTOR } from './section';
 
@@ -39,7 +43,10 @@ export namespace DashboardCommandIDs {
 }
 
 /** The row attribute naming the object under a context menu, per tile kind. */
-const SOURCE_ROW_ATTRIBUTE = { chart: 'data-chart-id', query: 'data-query-id' } as const;
+const SOURCE_ROW_ATTRIBUTE = {
+  chart: 'data-chart-id',
+  query: 'data-query-id'
+} as const;
 
 type Action = (dashboard: IDashboard) => unknown;
 
@@ -62,15 +69,17 @@ export function registerDashboardCommands(
     if (typeof args.id === 'string') {
       return section.find(args.id);
     }
-    const node = ctx.app.contextMenuHitTest(
-      candidate => candidate.hasAttribute(ROW_ID_ATTRIBUTE)
+    const node = ctx.app.contextMenuHitTest(candidate =>
+      candidate.hasAttribute(ROW_ID_ATTRIBUTE)
     );
     const id = node?.getAttribute(ROW_ID_ATTRIBUTE);
     return id ? section.find(id) : undefined;
   };
 
-  const exportAs = (format: DashboardExportFormat): Action => dashboard =>
-    actions.exportAs(dashboard, format);
+  const exportAs =
+    (format: DashboardExportFormat): Action =>
+    dashboard =>
+      actions.exportAs(dashboard, format);
   const rowCommands: IRowCommand[] = [
     { id: DashboardCommandIDs.open, label: 'Open in JupyterLab Tab', allowed: 'open',
       run: dashboard => actions.openInLab(dashboard) },
@@ -99,14 +108,20 @@ export function registerDashboardCommands(
       label: command.label,
       isEnabled: args => {
         const dashboard = target(args);
-        return dashboard !== undefined && actionsFor(dashboard)[command.allowed];
+        return (
+          dashboard !== undefined && actionsFor(dashboard)[command.allowed]
+        );
       },
       execute: args => {
         const dashboard = target(args);
         return dashboard === undefined ? undefined : command.run(dashboard);
       }
     });
-    contextMenu.addItem({ command: command.id, selector: ROW_SELECTOR, rank: 10 + index });
+    contextMenu.addItem({
+      command: command.id,
+      selector: ROW_SELECTOR,
+      rank: 10 + index
+    });
   });
 
   commands.addCommand(DashboardCommandIDs.refresh, {
@@ -152,7 +167,8 @@ export function registerDashboardCommands(
   };
   commands.addCommand(DashboardCommandIDs.addToDashboard, {
     label: 'Add to Dashboard…',
-    caption: 'Put this chart or query on a dashboard you may edit, as a new tile',
+    caption:
+      'Put this chart or query on a dashboard you may edit, as a new tile',
     isEnabled: args => tileSource(args) !== null,
     execute: async args => {
       const target = tileSource(args);
@@ -189,9 +205,13 @@ export function registerDashboardCommands(
 }
 
 /** Ask which published dashboard to open; null when cancelled or none exist. */
-async function pickDashboard(section: DashboardsSection): Promise<IDashboard | null> {
+async function pickDashboard(
+  section: DashboardsSection
+): Promise<IDashboard | null> {
   await section.refresh();
-  const published = section.dashboards.filter(item => item.published_version !== null);
+  const published = section.dashboards.filter(
+    item => item.published_version !== null
+  );
   if (published.length === 0) {
     await showDialog({
       title: 'Open dashboard',

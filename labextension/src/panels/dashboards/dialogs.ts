@@ -42,11 +42,21 @@ class NameBody extends FormBody implements Dialog.IBodyWidget<string> {
     const input = h('input', {
       className: `${CSS}-nameInput jp-mod-styled`,
       testId: 'dashboards-name-input',
-      attrs: { type: 'text', maxlength: '200', required: '', 'aria-label': label }
+      attrs: {
+        type: 'text',
+        maxlength: '200',
+        required: '',
+        'aria-label': label
+      }
     });
     input.value = value;
     super(
-      h('label', { className: `${CSS}-field` }, h('span', { text: label }), input)
+      h(
+        'label',
+        { className: `${CSS}-field` },
+        h('span', { text: label }),
+        input
+      )
     );
     this.input = input;
   }
@@ -138,7 +148,9 @@ class SubmitDialog<T> extends Dialog<T> {
 }
 
 /** Run a submit dialog; true when the submit succeeded. */
-export async function runSubmitDialog<T>(options: ISubmitOptions<T>): Promise<boolean> {
+export async function runSubmitDialog<T>(
+  options: ISubmitOptions<T>
+): Promise<boolean> {
   const dialog = new SubmitDialog<T>(options);
   try {
     const result = await dialog.launch();
@@ -203,7 +215,10 @@ export function deleteDashboardDialog(
         'p',
         {},
         document.createTextNode('Delete '),
-        h('strong', { text: dashboard.title, testId: 'dashboards-dialog-name' }),
+        h('strong', {
+          text: dashboard.title,
+          testId: 'dashboards-dialog-name'
+        }),
         document.createTextNode(' and all its versions?')
       ),
       h('p', {
@@ -235,10 +250,17 @@ export async function publishDashboardDialog(
         'p',
         {},
         document.createTextNode('Publish '),
-        h('strong', { text: dashboard.title, testId: 'dashboards-dialog-name' }),
-        document.createTextNode(` as it is saved now (version ${dashboard.version})?`)
+        h('strong', {
+          text: dashboard.title,
+          testId: 'dashboards-dialog-name'
+        }),
+        document.createTextNode(
+          ` as it is saved now (version ${dashboard.version})?`
+        )
       ),
-      h('ul', { className: `${CSS}-dialogList` },
+      h(
+        'ul',
+        { className: `${CSS}-dialogList` },
         h('li', {
           text: 'Viewers open it at its viewer page, drawn live by a Voila kernel on this server: everyone it is shared with, and anyone holding one of its share links.'
         }),
@@ -248,7 +270,7 @@ export async function publishDashboardDialog(
             : 'They see this version until you publish again: later saves stay private until then.'
         }),
         h('li', {
-          text: "Tiles run with your access to their queries and charts; viewers never get the queries or the datasource themselves."
+          text: 'Tiles run with your access to their queries and charts; viewers never get the queries or the datasource themselves.'
         })
       )
     ),
@@ -290,7 +312,12 @@ export async function publishedDialog(
         }),
         document.createTextNode('.')
       ),
-      h('label', { className: `${CSS}-field` }, h('span', { text: 'Viewer URL' }), url),
+      h(
+        'label',
+        { className: `${CSS}-field` },
+        h('span', { text: 'Viewer URL' }),
+        url
+      ),
       h('p', {
         className: `${CSS}-hint`,
         text: 'People without an account on this server need a share link (Share…).'
@@ -302,7 +329,10 @@ export async function publishedDialog(
     body,
     buttons: [
       Dialog.cancelButton({ label: 'Close' }),
-      Dialog.okButton({ label: 'Open in new browser tab', displayType: 'default' }),
+      Dialog.okButton({
+        label: 'Open in new browser tab',
+        displayType: 'default'
+      }),
       Dialog.okButton({ label: 'Open in JupyterLab' })
     ],
     defaultButton: 2

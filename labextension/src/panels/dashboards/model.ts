@@ -89,7 +89,10 @@ export function tileCountText(count: number): string {
  * else `Shared by <name>` (or a plain `Shared with you` when the server does
  * not name the owner).
  */
-export function ownerText(dashboard: IDashboard, currentUserId: string | null): string | null {
+export function ownerText(
+  dashboard: IDashboard,
+  currentUserId: string | null
+): string | null {
   if (currentUserId !== null && dashboard.owner_id === currentUserId) {
     return null;
   }
@@ -99,7 +102,9 @@ export function ownerText(dashboard: IDashboard, currentUserId: string | null): 
   if (currentUserId === null) {
     return null;
   }
-  return dashboard.owner_name ? `Shared by ${dashboard.owner_name}` : 'Shared with you';
+  return dashboard.owner_name
+    ? `Shared by ${dashboard.owner_name}`
+    : 'Shared with you';
 }
 
 /**
@@ -122,7 +127,10 @@ export function viewerWidgetId(dashboardId: string): string {
  * A file name for an export when the server's `Content-Disposition` gives
  * none: the title's letters, digits and dashes (any script), else `dashboard`.
  */
-export function exportFileName(title: string, format: DashboardExportFormat): string {
+export function exportFileName(
+  title: string,
+  format: DashboardExportFormat
+): string {
   const stem = title
     .normalize('NFC')
     .replace(/[^\p{L}\p{N}_-]+/gu, '-')
@@ -144,8 +152,14 @@ export function notebookCode(dashboardId: string): string {
  * Dashboards whose title, description, tags or owner name contain every
  * word of `search` (case-insensitive); all of them for a blank search.
  */
-export function filterDashboards(items: IDashboard[], search: string): IDashboard[] {
-  const words = search.toLowerCase().split(/\s+/).filter(word => word.length > 0);
+export function filterDashboards(
+  items: IDashboard[],
+  search: string
+): IDashboard[] {
+  const words = search
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(word => word.length > 0);
   if (words.length === 0) {
     return items;
   }

@@ -67,7 +67,12 @@ export class DashboardsSection extends AnalyticsSectionWidget {
     });
     this._search.addEventListener('input', () => this._renderList());
     this._list = h('div', { className: `${CSS}-listHost` });
-    this._content = h('div', { className: `${CSS}-content` }, this._search, this._list);
+    this._content = h(
+      'div',
+      { className: `${CSS}-content` },
+      this._search,
+      this._list
+    );
   }
 
   /** Publish, open, share and the rest; also used by the commands. */
@@ -122,12 +127,21 @@ export class DashboardsSection extends AnalyticsSectionWidget {
         )
       );
     } else if (shown.length === 0) {
-      children.push(emptyView(`No dashboard matches “${search.trim()}”.`, 'dashboards-empty'));
+      children.push(
+        emptyView(
+          `No dashboard matches “${search.trim()}”.`,
+          'dashboards-empty'
+        )
+      );
     } else {
       children.push(
         h(
           'ul',
-          { className: `${CSS}-list`, testId: 'dashboards-list', attrs: { 'aria-label': 'Dashboards' } },
+          {
+            className: `${CSS}-list`,
+            testId: 'dashboards-list',
+            attrs: { 'aria-label': 'Dashboards' }
+          },
           ...shown.map(dashboard => this._row(dashboard))
         )
       );
@@ -159,7 +173,10 @@ export class DashboardsSection extends AnalyticsSectionWidget {
     const meta = h(
       'div',
       { className: `${CSS}-meta` },
-      h('span', { testId: 'dashboard-tiles', text: tileCountText(dashboard.tiles.length) }),
+      h('span', {
+        testId: 'dashboard-tiles',
+        text: tileCountText(dashboard.tiles.length)
+      }),
       h('span', {
         className: `${CSS}-state ${CSS}-state-${state}`,
         testId: 'dashboard-state',
@@ -167,29 +184,67 @@ export class DashboardsSection extends AnalyticsSectionWidget {
       })
     );
     if (owner !== null) {
-      meta.append(h('span', { className: `${CSS}-owner`, testId: 'dashboard-owner', text: owner }));
+      meta.append(
+        h('span', {
+          className: `${CSS}-owner`,
+          testId: 'dashboard-owner',
+          text: owner
+        })
+      );
     }
 
     const busy = pending !== null;
     const buttons = h(
       'div',
-      { className: `${CSS}-actions`, attrs: { role: 'group', 'aria-label': `Actions for ${dashboard.title}` } },
-      this._button('Open', 'dashboard-open', !allowed.open || busy,
-        allowed.open ? 'Open the published dashboard in a JupyterLab tab' : 'Publish it first to open its view',
-        () => this.actions.openInLab(dashboard)),
-      this._button('↗', 'dashboard-open-external', !allowed.open || busy,
-        allowed.open ? 'Open the published dashboard in a new browser tab' : 'Publish it first to open its view',
-        () => this.actions.openInBrowser(dashboard)),
-      this._button(state === 'draft' ? 'Publish' : 'Republish', 'dashboard-publish',
+      {
+        className: `${CSS}-actions`,
+        attrs: { role: 'group', 'aria-label': `Actions for ${dashboard.title}` }
+      },
+      this._button(
+        'Open',
+        'dashboard-open',
+        !allowed.open || busy,
+        allowed.open
+          ? 'Open the published dashboard in a JupyterLab tab'
+          : 'Publish it first to open its view',
+        () => this.actions.openInLab(dashboard)
+      ),
+      this._button(
+        '↗',
+        'dashboard-open-external',
+        !allowed.open || busy,
+        allowed.open
+          ? 'Open the published dashboard in a new browser tab'
+          : 'Publish it first to open its view',
+        () => this.actions.openInBrowser(dashboard)
+      ),
+      this._button(
+        state === 'draft' ? 'Publish' : 'Republish',
+        'dashboard-publish',
         !allowed.publish || busy,
-        allowed.publish ? 'Publish the current version for viewers' : 'You can view this dashboard but not publish it',
-        () => void this.actions.publish(dashboard)),
-      this._button('Share…', 'dashboard-share', !allowed.share || busy,
-        allowed.share ? 'Share with people or by link' : 'Only people who manage this dashboard can share it',
-        () => void this.actions.share(dashboard)),
-      this._button('⋯', 'dashboard-more', false, 'More actions', (event: MouseEvent) => {
-        openRowMenu(event.currentTarget as HTMLElement);
-      })
+        allowed.publish
+          ? 'Publish the current version for viewers'
+          : 'You can view this dashboard but not publish it',
+        () => void this.actions.publish(dashboard)
+      ),
+      this._button(
+        'Share…',
+        'dashboard-share',
+        !allowed.share || busy,
+        allowed.share
+          ? 'Share with people or by link'
+          : 'Only people who manage this dashboard can share it',
+        () => void this.actions.share(dashboard)
+      ),
+      this._button(
+        '⋯',
+        'dashboard-more',
+        false,
+        'More actions',
+        (event: MouseEvent) => {
+          openRowMenu(event.currentTarget as HTMLElement);
+        }
+      )
     );
     const row = h(
       'li',
@@ -204,9 +259,19 @@ export class DashboardsSection extends AnalyticsSectionWidget {
     );
     if (pending !== null) {
       row.append(
-        h('div', { className: `${CSS}-pending`, testId: 'dashboard-row-status', attrs: { role: 'status' } },
-          h('span', { className: 'jp-Analytics-spinner', attrs: { 'aria-hidden': 'true' } }),
-          h('span', { text: pending }))
+        h(
+          'div',
+          {
+            className: `${CSS}-pending`,
+            testId: 'dashboard-row-status',
+            attrs: { role: 'status' }
+          },
+          h('span', {
+            className: 'jp-Analytics-spinner',
+            attrs: { 'aria-hidden': 'true' }
+          }),
+          h('span', { text: pending })
+        )
       );
     }
     if (error !== null) {
@@ -236,7 +301,11 @@ export class DashboardsSection extends AnalyticsSectionWidget {
     return button;
   }
 
-  private _setRowState(map: Map<string, string>, id: string, value: string | null): void {
+  private _setRowState(
+    map: Map<string, string>,
+    id: string,
+    value: string | null
+  ): void {
     if (value === null) {
       map.delete(id);
     } else {

@@ -18,12 +18,7 @@ import type {
 } from '../../api/datasources';
 
 export type DatasourceKind =
-  | 'postgresql'
-  | 'mysql'
-  | 'mariadb'
-  | 'duckdb'
-  | 'sqlite'
-  | 'url';
+  'postgresql' | 'mysql' | 'mariadb' | 'duckdb' | 'sqlite' | 'url';
 
 export interface IKindInfo {
   label: string;
@@ -94,7 +89,9 @@ export const DEFAULT_OPTIONS: IDatasourceOptions = {
   cache_ttl_seconds: 0
 };
 
-export function emptyValues(kind: DatasourceKind = 'postgresql'): IDatasourceFormValues {
+export function emptyValues(
+  kind: DatasourceKind = 'postgresql'
+): IDatasourceFormValues {
   return {
     name: '',
     kind,
@@ -120,7 +117,9 @@ export function kindOf(datasource: IDatasource): DatasourceKind {
   }
   const hasOptions = Object.keys(datasource.query ?? {}).length > 0;
   if (
-    (dialect === 'postgresql' || dialect === 'mysql' || dialect === 'mariadb') &&
+    (dialect === 'postgresql' ||
+      dialect === 'mysql' ||
+      dialect === 'mariadb') &&
     !hasOptions
   ) {
     return dialect;
@@ -130,7 +129,9 @@ export function kindOf(datasource: IDatasource): DatasourceKind {
 }
 
 /** The form filled from a saved datasource; the password stays empty. */
-export function valuesFromDatasource(datasource: IDatasource): IDatasourceFormValues {
+export function valuesFromDatasource(
+  datasource: IDatasource
+): IDatasourceFormValues {
   const kind = kindOf(datasource);
   const info = KINDS[kind];
   const options = datasource.options;
@@ -140,7 +141,9 @@ export function valuesFromDatasource(datasource: IDatasource): IDatasourceFormVa
     url: kind === 'url' ? datasource.url : '',
     host: info.shape === 'server' ? (datasource.host ?? '') : '',
     port:
-      info.shape === 'server' && datasource.port !== null ? String(datasource.port) : '',
+      info.shape === 'server' && datasource.port !== null
+        ? String(datasource.port)
+        : '',
     database: info.shape === 'server' ? (datasource.database ?? '') : '',
     path: info.shape === 'file' ? (datasource.database ?? '') : '',
     username: info.shape === 'server' ? (datasource.username ?? '') : '',
@@ -167,10 +170,17 @@ export function validate(values: IDatasourceFormValues): string | null {
   if (shape === 'server' && values.host.trim() === '') {
     return 'Enter the host of the database server.';
   }
-  if (shape === 'server' && values.port.trim() !== '' && parseIntStrict(values.port) === null) {
+  if (
+    shape === 'server' &&
+    values.port.trim() !== '' &&
+    parseIntStrict(values.port) === null
+  ) {
     return 'The port must be a whole number.';
   }
-  if (values.rowLimit.trim() !== '' && parseIntStrict(values.rowLimit) === null) {
+  if (
+    values.rowLimit.trim() !== '' &&
+    parseIntStrict(values.rowLimit) === null
+  ) {
     return 'The row limit must be a whole number (empty: no limit of this datasource).';
   }
   for (const [label, text] of [
@@ -185,7 +195,9 @@ export function validate(values: IDatasourceFormValues): string | null {
 }
 
 /** The connection as the server takes it (create, or an unsaved test). */
-export function connectionFields(values: IDatasourceFormValues): IConnectionFields {
+export function connectionFields(
+  values: IDatasourceFormValues
+): IConnectionFields {
   const info = KINDS[values.kind];
   const password = values.password === '' ? {} : { password: values.password };
   if (info.shape === 'url') {
@@ -205,7 +217,9 @@ export function connectionFields(values: IDatasourceFormValues): IConnectionFiel
 }
 
 /** The options as the server takes them; empty fields keep their defaults. */
-export function optionsOf(values: IDatasourceFormValues): Partial<IDatasourceOptions> {
+export function optionsOf(
+  values: IDatasourceFormValues
+): Partial<IDatasourceOptions> {
   const options: Partial<IDatasourceOptions> = { read_only: values.readOnly };
   const rowLimit = values.rowLimit.trim();
   options.row_limit = rowLimit === '' ? null : parseIntStrict(rowLimit);
@@ -255,11 +269,13 @@ export function connectionChanges(
   const changes: IConnectionFields = {};
   for (const field of ['host', 'database', 'username'] as const) {
     if (values[field].trim() !== before[field]) {
-      changes[field] = values[field].trim() === '' ? null : values[field].trim();
+      changes[field] =
+        values[field].trim() === '' ? null : values[field].trim();
     }
   }
   if (values.port.trim() !== before.port) {
-    changes.port = values.port.trim() === '' ? null : parseIntStrict(values.port);
+    changes.port =
+      values.port.trim() === '' ? null : parseIntStrict(values.port);
   }
   return { ...changes, ...password };
 }

@@ -35,10 +35,7 @@ export type DatasourceFormClient = Pick<
   'create' | 'update' | 'testConnection'
 >;
 
-type TextField = Exclude<
-  keyof IDatasourceFormValues,
-  'kind' | 'readOnly'
->;
+type TextField = Exclude<keyof IDatasourceFormValues, 'kind' | 'readOnly'>;
 
 let formCounter = 0;
 
@@ -136,10 +133,14 @@ export class DatasourceFormBody extends Widget {
       return null;
     }
     this._setPending(true);
-    this._testResult.replaceChildren(h('span', { text: 'Testing the connection…' }));
+    this._testResult.replaceChildren(
+      h('span', { text: 'Testing the connection…' })
+    );
     this._testResult.className = `${CSS}-testResult`;
     try {
-      const result = await this._client.testConnection(testBody(values, this._saved));
+      const result = await this._client.testConnection(
+        testBody(values, this._saved)
+      );
       this._showTest(result, null);
       return result;
     } catch (error) {
@@ -167,7 +168,10 @@ export class DatasourceFormBody extends Widget {
       attrs: { id: `${this._uid}-kind` }
     });
     for (const kind of KIND_ORDER) {
-      const option = h('option', { text: KINDS[kind].label, attrs: { value: kind } });
+      const option = h('option', {
+        text: KINDS[kind].label,
+        attrs: { value: kind }
+      });
       this._kind.append(option);
     }
     this._kind.value = values.kind;
@@ -207,7 +211,9 @@ export class DatasourceFormBody extends Widget {
         'server',
         this._field('host', 'Host', values.host, { spellcheck: 'false' }),
         this._field('port', 'Port', values.port, { inputmode: 'numeric' }),
-        this._field('database', 'Database', values.database, { spellcheck: 'false' }),
+        this._field('database', 'Database', values.database, {
+          spellcheck: 'false'
+        }),
         this._field('username', 'User', values.username, {
           autocomplete: 'off',
           spellcheck: 'false'
@@ -221,10 +227,15 @@ export class DatasourceFormBody extends Widget {
       ),
       this._group(
         'file',
-        this._field('path', 'Database file (absolute path on the server)', values.path, {
-          placeholder: '/data/retail.duckdb',
-          spellcheck: 'false'
-        })
+        this._field(
+          'path',
+          'Database file (absolute path on the server)',
+          values.path,
+          {
+            placeholder: '/data/retail.duckdb',
+            spellcheck: 'false'
+          }
+        )
       ),
       this._options(values)
     );
@@ -246,7 +257,12 @@ export class DatasourceFormBody extends Widget {
 
     this.node.append(
       form,
-      h('div', { className: `${CSS}-testRow` }, this._testButton, this._testResult),
+      h(
+        'div',
+        { className: `${CSS}-testRow` },
+        this._testButton,
+        this._testResult
+      ),
       this._error
     );
   }
@@ -273,12 +289,22 @@ export class DatasourceFormBody extends Widget {
       this._field('rowLimit', 'Row limit (empty: none)', values.rowLimit, {
         inputmode: 'numeric'
       }),
-      this._field('timeoutSeconds', 'Query timeout (seconds)', values.timeoutSeconds, {
-        inputmode: 'decimal'
-      }),
-      this._field('cacheTtlSeconds', 'Cache results for (seconds)', values.cacheTtlSeconds, {
-        inputmode: 'decimal'
-      })
+      this._field(
+        'timeoutSeconds',
+        'Query timeout (seconds)',
+        values.timeoutSeconds,
+        {
+          inputmode: 'decimal'
+        }
+      ),
+      this._field(
+        'cacheTtlSeconds',
+        'Cache results for (seconds)',
+        values.cacheTtlSeconds,
+        {
+          inputmode: 'decimal'
+        }
+      )
     );
   }
 
@@ -315,10 +341,14 @@ export class DatasourceFormBody extends Widget {
   }
 
   private _group(shape: string, ...children: HTMLElement[]): HTMLElement {
-    const group = h('div', {
-      className: `${CSS}-group`,
-      attrs: { 'data-shape': shape }
-    }, ...children);
+    const group = h(
+      'div',
+      {
+        className: `${CSS}-group`,
+        attrs: { 'data-shape': shape }
+      },
+      ...children
+    );
     this._groups.set(shape, group);
     return group;
   }
@@ -347,13 +377,17 @@ export class DatasourceFormBody extends Widget {
     this._error.textContent = message ?? '';
   }
 
-  private _showTest(result: IConnectionTestResult | null, error: string | null): void {
+  private _showTest(
+    result: IConnectionTestResult | null,
+    error: string | null
+  ): void {
     const ok = result?.ok === true;
     this._testResult.className = `${CSS}-testResult ${
       ok ? 'jp-mod-ok' : 'jp-mod-failed'
     }`;
     this._testResult.dataset.ok = String(ok);
-    this._testResult.textContent = result !== null ? testResultText(result) : (error ?? '');
+    this._testResult.textContent =
+      result !== null ? testResultText(result) : (error ?? '');
   }
 
   private _setPending(pending: boolean): void {
@@ -385,7 +419,9 @@ function kebab(text: string): string {
   return text.replace(/[A-Z]/g, letter => `-${letter.toLowerCase()}`);
 }
 
-function stringAttrs(attrs: Record<string, string | boolean>): Record<string, string> {
+function stringAttrs(
+  attrs: Record<string, string | boolean>
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(attrs)) {
     if (value !== false && value !== '') {
@@ -405,10 +441,7 @@ class DatasourceDialog extends Dialog<IDatasource | null> {
     super({
       title,
       body,
-      buttons: [
-        Dialog.cancelButton(),
-        Dialog.okButton({ label: 'Save' })
-      ],
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save' })],
       focusNodeSelector: '[data-testid="datasource-form-name"]'
     });
     this._form = body;

@@ -29,7 +29,9 @@ export function testResultText(result: IConnectionTestResult): string {
     }
     return parts.join(' · ');
   }
-  const label = result.category ? FAILURES[result.category] : 'Connection failed';
+  const label = result.category
+    ? FAILURES[result.category]
+    : 'Connection failed';
   return result.message ? `${label}: ${result.message}` : label;
 }
 
@@ -80,7 +82,11 @@ export function cellText(value: unknown): string {
   if (typeof value === 'string') {
     return value;
   }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+  if (
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    typeof value === 'bigint'
+  ) {
     return String(value);
   }
   try {

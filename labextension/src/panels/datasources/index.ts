@@ -33,7 +33,9 @@ export function activateDatasources(ctx: IAnalyticsContext): IAnalyticsSection {
       return datasource ? { datasource } : null;
     }
     return section.targetOf(
-      app.contextMenuHitTest(node => node.getAttribute('role') === 'treeitem') ?? null
+      app.contextMenuHitTest(
+        node => node.getAttribute('role') === 'treeitem'
+      ) ?? null
     );
   };
   const datasourceWith = (
@@ -94,7 +96,9 @@ export function activateDatasources(ctx: IAnalyticsContext): IAnalyticsSection {
     caption: 'Show the first rows in a tab',
     isEnabled: () => {
       const hit = target({});
-      return hit?.relation !== undefined && hit.datasource.permission !== 'view';
+      return (
+        hit?.relation !== undefined && hit.datasource.permission !== 'view'
+      );
     },
     execute: () => {
       const hit = target({});
@@ -104,10 +108,20 @@ export function activateDatasources(ctx: IAnalyticsContext): IAnalyticsSection {
     }
   });
 
-  ctx.palette?.addItem({ command: DatasourceCommandIDs.add, category: 'Analytics' });
-  ctx.palette?.addItem({ command: DatasourceCommandIDs.refresh, category: 'Analytics' });
+  ctx.palette?.addItem({
+    command: DatasourceCommandIDs.add,
+    category: 'Analytics'
+  });
+  ctx.palette?.addItem({
+    command: DatasourceCommandIDs.refresh,
+    category: 'Analytics'
+  });
 
-  app.contextMenu.addItem({ command: DatasourceCommandIDs.preview, selector: RELATION, rank: 0 });
+  app.contextMenu.addItem({
+    command: DatasourceCommandIDs.preview,
+    selector: RELATION,
+    rank: 0
+  });
   const items = [
     DatasourceCommandIDs.test,
     DatasourceCommandIDs.edit,

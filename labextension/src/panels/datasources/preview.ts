@@ -4,7 +4,11 @@
  * and table (the id says which), so opening it again activates that tab.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
-import { ToolbarButton, refreshIcon, tableRowsIcon } from '@jupyterlab/ui-components';
+import {
+  ToolbarButton,
+  refreshIcon,
+  tableRowsIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import type { DatasourcesAPI, IPreviewResult } from '../../api/datasources';
@@ -38,7 +42,10 @@ export function renderPreviewTable(result: IPreviewResult): HTMLElement {
     ...result.columns.map(column =>
       h(
         'th',
-        { testId: 'preview-column', attrs: { scope: 'col', title: column.type } },
+        {
+          testId: 'preview-column',
+          attrs: { scope: 'col', title: column.type }
+        },
         h('span', { className: `${CSS}-columnName`, text: column.name }),
         h('span', { className: `${CSS}-columnType`, text: column.type })
       )
@@ -149,7 +156,11 @@ export class PreviewContent extends Widget {
     }
     if (result.rows.length === 0) {
       children.push(
-        h('div', { className: `${CSS}-empty`, testId: 'preview-empty', text: 'The table is empty.' })
+        h('div', {
+          className: `${CSS}-empty`,
+          testId: 'preview-empty',
+          text: 'The table is empty.'
+        })
       );
     }
     children.push(

@@ -43,7 +43,11 @@ export function treeLoader(
 ): ISchemaTreeLoader {
   return {
     relations: (schema, cursor) =>
-      api.relationNames(datasourceId, { schema, cursor, limit: RELATIONS_PAGE }),
+      api.relationNames(datasourceId, {
+        schema,
+        cursor,
+        limit: RELATIONS_PAGE
+      }),
     columns: async (schema, table, cursor) => {
       const page = await api.tableColumns(datasourceId, {
         schema,
@@ -51,7 +55,11 @@ export function treeLoader(
         cursor,
         limit: COLUMNS_PAGE
       });
-      return { columns: page.columns, next: page.next, total: page.total_columns };
+      return {
+        columns: page.columns,
+        next: page.next,
+        total: page.total_columns
+      };
     }
   };
 }
@@ -138,7 +146,9 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     this._tests.set(ds.id, state);
     this._renderTree();
     try {
-      state.result = await this.ctx.api.datasources.testConnection({ datasource_id: ds.id });
+      state.result = await this.ctx.api.datasources.testConnection({
+        datasource_id: ds.id
+      });
     } catch (error) {
       state.error = errorMessage(error);
     }
@@ -170,7 +180,9 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     try {
       await this.ctx.api.datasources.remove(ds.id);
     } catch (error) {
-      this._showMessage(`Could not delete “${ds.name}”: ${errorMessage(error)}`);
+      this._showMessage(
+        `Could not delete “${ds.name}”: ${errorMessage(error)}`
+      );
       return;
     }
     this._models.delete(ds.id);
@@ -187,7 +199,9 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
       schema: relation.schema,
       table: relation.name
     });
-    const existing = [...this.ctx.app.shell.widgets('main')].some(w => w.id === widget.id);
+    const existing = [...this.ctx.app.shell.widgets('main')].some(
+      w => w.id === widget.id
+    );
     this.ctx.openInMain(widget);
     if (!existing) {
       void widget.content.load();
@@ -230,7 +244,10 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     }
   }
 
-  private _newModel(ds: IDatasource): { model: SchemaTreeModel; revision: number } {
+  private _newModel(ds: IDatasource): {
+    model: SchemaTreeModel;
+    revision: number;
+  } {
     const model = new SchemaTreeModel(
       treeLoader(this.ctx.api.datasources, ds.id),
       () => this._scheduleRender(),
@@ -257,14 +274,22 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     this._loadingMore = true;
     this._renderTree();
     try {
-      const page = await this.ctx.api.datasources.list(this._next, DATASOURCES_PAGE);
+      const page = await this.ctx.api.datasources.list(
+        this._next,
+        DATASOURCES_PAGE
+      );
       const known = new Set(this._items.map(item => item.id));
-      this._items = [...this._items, ...page.items.filter(item => !known.has(item.id))];
+      this._items = [
+        ...this._items,
+        ...page.items.filter(item => !known.has(item.id))
+      ];
       this._next = page.next;
       this._total = page.total;
       this._syncModels();
     } catch (error) {
-      this._showMessage(`Could not load more datasources: ${errorMessage(error)}`);
+      this._showMessage(
+        `Could not load more datasources: ${errorMessage(error)}`
+      );
     } finally {
       this._loadingMore = false;
       this._renderTree();
@@ -289,7 +314,9 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     const active = document.activeElement;
     const hadFocus = active !== null && this._tree.contains(active);
     const activeKey =
-      hadFocus && active instanceof HTMLElement ? active.dataset.key ?? null : null;
+      hadFocus && active instanceof HTMLElement
+        ? (active.dataset.key ?? null)
+        : null;
     if (activeKey !== null) {
       this._focusKey = activeKey;
     }
@@ -322,7 +349,10 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
         h(
           'div',
           { className: `${CSS}-empty` },
-          emptyView('No datasources yet. Add one to browse its tables and query it.', 'datasources-empty'),
+          emptyView(
+            'No datasources yet. Add one to browse its tables and query it.',
+            'datasources-empty'
+          ),
           add
         )
       );
@@ -355,9 +385,12 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
     }
     const current =
       items.find(item => item.dataset.key === this._focusKey) ??
-      (this._focusKey !== null ? this._moreButtonFor(this._focusKey) : undefined) ??
+      (this._focusKey !== null
+        ? this._moreButtonFor(this._focusKey)
+        : undefined) ??
       items[0];
-    const tabbable = current.getAttribute('role') === 'treeitem' ? current : items[0];
+    const tabbable =
+      current.getAttribute('role') === 'treeitem' ? current : items[0];
     for (const item of items) {
       item.tabIndex = item === tabbable ? 0 : -1;
     }
@@ -368,9 +401,9 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
   }
 
   private _moreButtonFor(key: string): HTMLElement | undefined {
-    return [...this._tree.querySelectorAll<HTMLElement>('button[data-key]')].find(
-      button => button.dataset.key === key
-    );
+    return [
+      ...this._tree.querySelectorAll<HTMLElement>('button[data-key]')
+    ].find(button => button.dataset.key === key);
   }
 
   private _visibleItems(): HTMLElement[] {
@@ -469,18 +502,28 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
         if (expanded === 'true') {
           toggle?.();
         } else {
-          item.parentElement?.closest<HTMLElement>('[role="treeitem"]')?.focus();
+          item.parentElement
+            ?.closest<HTMLElement>('[role="treeitem"]')
+            ?.focus();
         }
         break;
       case 'F2':
-        if (target && target.datasource.permission === 'manage' && !target.relation) {
+        if (
+          target &&
+          target.datasource.permission === 'manage' &&
+          !target.relation
+        ) {
           void this.edit(target.datasource);
         } else {
           handled = false;
         }
         break;
       case 'Delete':
-        if (target && target.datasource.permission === 'manage' && !target.relation) {
+        if (
+          target &&
+          target.datasource.permission === 'manage' &&
+          !target.relation
+        ) {
           void this.remove(target.datasource);
         } else {
           handled = false;
@@ -497,7 +540,8 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
 
   private readonly _handlers: ITreeHandlers = {
     toggleDatasource: ds => void this._models.get(ds.id)?.model.toggle(),
-    toggleSchema: (ds, schema) => void this._models.get(ds.id)?.model.toggleSchema(schema),
+    toggleSchema: (ds, schema) =>
+      void this._models.get(ds.id)?.model.toggleSchema(schema),
     toggleRelation: (ds, relation) =>
       void this._models.get(ds.id)?.model.toggleRelation(relation),
     moreRelations: (ds, schema) => {
@@ -549,7 +593,10 @@ export class DatasourcesSection extends AnalyticsSectionWidget {
   private readonly _tree: HTMLUListElement;
   private readonly _body = h('div', { className: `${CSS}-body` });
   private readonly _message: HTMLDivElement;
-  private readonly _models = new Map<string, { model: SchemaTreeModel; revision: number }>();
+  private readonly _models = new Map<
+    string,
+    { model: SchemaTreeModel; revision: number }
+  >();
   private readonly _tests = new Map<string, ITestState>();
   private _index = new TreeIndex();
   private _items: IDatasource[] = [];

@@ -35,7 +35,10 @@ export interface IColumnsPage {
 /** Where the tree's data comes from: the REST client in the Lab, fakes in tests. */
 export interface ISchemaTreeLoader {
   /** Names of `schema`'s relations (null: the default schema) after `cursor`. */
-  relations(schema: string | null, cursor: string | null): Promise<IRelationsPage>;
+  relations(
+    schema: string | null,
+    cursor: string | null
+  ): Promise<IRelationsPage>;
   /** The columns of one relation after `cursor`. */
   columns(
     schema: string | null,
@@ -162,7 +165,10 @@ export class SchemaTreeModel {
     schema.expanded = !schema.expanded;
     this._onChange();
     const list = schema.relations;
-    if (schema.expanded && (list.status === 'idle' || list.status === 'error')) {
+    if (
+      schema.expanded &&
+      (list.status === 'idle' || list.status === 'error')
+    ) {
       await this._firstRelations(schema);
     }
   }
@@ -186,12 +192,19 @@ export class SchemaTreeModel {
     relation.expanded = !relation.expanded;
     this._onChange();
     const list = relation.columns;
-    if (relation.expanded && (list.status === 'idle' || list.status === 'error')) {
+    if (
+      relation.expanded &&
+      (list.status === 'idle' || list.status === 'error')
+    ) {
       list.status = 'loading';
       list.error = null;
       this._onChange();
       try {
-        const page = await this._loader.columns(relation.schema, relation.name, null);
+        const page = await this._loader.columns(
+          relation.schema,
+          relation.name,
+          null
+        );
         list.items = page.columns.map(column => new ColumnNode(column));
         list.next = page.next;
         list.total = page.total;
@@ -210,7 +223,11 @@ export class SchemaTreeModel {
       return;
     }
     await this._more(list, async cursor => {
-      const page = await this._loader.columns(relation.schema, relation.name, cursor);
+      const page = await this._loader.columns(
+        relation.schema,
+        relation.name,
+        cursor
+      );
       return {
         items: page.columns.map(column => new ColumnNode(column)),
         next: page.next,

@@ -41,7 +41,10 @@ export interface ITreeHandlers {
   toggleRelation(ds: IDatasource, relation: RelationNode): void;
   moreRelations(ds: IDatasource, schema: SchemaNode): void;
   moreColumns(ds: IDatasource, relation: RelationNode): void;
-  retry(ds: IDatasource, node: SchemaTreeModel | SchemaNode | RelationNode): void;
+  retry(
+    ds: IDatasource,
+    node: SchemaTreeModel | SchemaNode | RelationNode
+  ): void;
   preview(ds: IDatasource, relation: RelationNode): void;
   test(ds: IDatasource): void;
   edit(ds: IDatasource): void;
@@ -84,13 +87,23 @@ export function renderDatasourceItem(
   const canUse = ds.permission === 'use' || ds.permission === 'manage';
   const canManage = ds.permission === 'manage';
   if (canUse) {
-    actions.append(action(checkIcon, 'Test connection', 'datasource-test', () => handlers.test(ds)));
+    actions.append(
+      action(checkIcon, 'Test connection', 'datasource-test', () =>
+        handlers.test(ds)
+      )
+    );
   }
   if (canManage) {
     actions.append(
-      action(editIcon, 'Edit datasource', 'datasource-edit', () => handlers.edit(ds)),
-      action(shareIcon, 'Permissions', 'datasource-share', () => handlers.share(ds)),
-      action(deleteIcon, 'Delete datasource', 'datasource-delete', () => handlers.remove(ds))
+      action(editIcon, 'Edit datasource', 'datasource-edit', () =>
+        handlers.edit(ds)
+      ),
+      action(shareIcon, 'Permissions', 'datasource-share', () =>
+        handlers.share(ds)
+      ),
+      action(deleteIcon, 'Delete datasource', 'datasource-delete', () =>
+        handlers.remove(ds)
+      )
     );
   }
   const label = h(
@@ -102,7 +115,11 @@ export function renderDatasourceItem(
       text: dialectBadge(ds.dialect),
       attrs: { title: ds.dialect }
     }),
-    h('span', { className: `${CSS}-name`, testId: 'datasource-name', text: ds.name })
+    h('span', {
+      className: `${CSS}-name`,
+      testId: 'datasource-name',
+      text: ds.name
+    })
   );
   if (view.shared) {
     label.append(
@@ -137,7 +154,9 @@ export function renderDatasourceItem(
     if (model.status === 'loading' || model.status === 'idle') {
       group.append(statusItem(loadingLine('Loading schemas…')));
     } else if (model.status === 'error') {
-      group.append(errorItem(model.error ?? '', () => handlers.retry(ds, model)));
+      group.append(
+        errorItem(model.error ?? '', () => handlers.retry(ds, model))
+      );
     } else if (model.schemas.length === 0) {
       group.append(statusItem(muted('No schemas.')));
     } else {
@@ -213,7 +232,11 @@ function renderRelation(
       text: relation.kind === 'view' ? 'V' : 'T',
       attrs: { title: relation.kind, 'aria-label': relation.kind }
     }),
-    h('span', { className: `${CSS}-relationName`, testId: 'relation-name', text: relation.name })
+    h('span', {
+      className: `${CSS}-relationName`,
+      testId: 'relation-name',
+      text: relation.name
+    })
   ];
   const estimate = formatRowEstimate(relation.rowEstimate);
   if (estimate) {
@@ -246,20 +269,15 @@ function renderRelation(
   index.targets.set(item, { datasource: ds, relation });
   if (relation.expanded) {
     const group = childGroup();
-    pagedChildren(
-      group,
-      list,
-      column => renderColumn(ds, relation, column),
-      {
-        loading: 'Loading columns…',
-        empty: 'No columns.',
-        retry: () => handlers.retry(ds, relation),
-        more: () => handlers.moreColumns(ds, relation),
-        moreLabel: 'Load more columns',
-        moreTestId: 'columns-more',
-        moreKey: itemKey(ds, `more|${relation.key}`)
-      }
-    );
+    pagedChildren(group, list, column => renderColumn(ds, relation, column), {
+      loading: 'Loading columns…',
+      empty: 'No columns.',
+      retry: () => handlers.retry(ds, relation),
+      more: () => handlers.moreColumns(ds, relation),
+      moreLabel: 'Load more columns',
+      moreTestId: 'columns-more',
+      moreKey: itemKey(ds, `more|${relation.key}`)
+    });
     item.append(group);
   }
   return item;
@@ -273,8 +291,16 @@ function renderColumn(
   const column = node.column;
   const row: HTMLElement[] = [
     h('span', { className: `${CSS}-caretSpacer` }),
-    h('span', { className: `${CSS}-columnName`, testId: 'column-name', text: column.name }),
-    h('span', { className: `${CSS}-columnType`, testId: 'column-type', text: column.type })
+    h('span', {
+      className: `${CSS}-columnName`,
+      testId: 'column-name',
+      text: column.name
+    }),
+    h('span', {
+      className: `${CSS}-columnType`,
+      testId: 'column-type',
+      text: column.type
+    })
   ];
   if (column.primary_key) {
     row.push(
@@ -350,7 +376,9 @@ function pagedChildren<T>(
   if (list.next !== null) {
     const shown = list.items.length;
     const label =
-      list.total !== null ? `${texts.moreLabel} (${shown} of ${list.total})` : texts.moreLabel;
+      list.total !== null
+        ? `${texts.moreLabel} (${shown} of ${list.total})`
+        : texts.moreLabel;
     const button = h('button', {
       className: `${CSS}-more`,
       testId: texts.moreTestId,
@@ -403,7 +431,11 @@ function treeItem(options: ITreeItemOptions): HTMLLIElement {
   );
   return h(
     'li',
-    { className: `${CSS}-item jp-mod-${options.node}`, testId: options.testId, attrs },
+    {
+      className: `${CSS}-item jp-mod-${options.node}`,
+      testId: options.testId,
+      attrs
+    },
     row
   );
 }
@@ -413,14 +445,25 @@ function childGroup(): HTMLUListElement {
 }
 
 function statusItem(content: HTMLElement): HTMLLIElement {
-  return h('li', { className: `${CSS}-status`, attrs: { role: 'none' } }, content);
+  return h(
+    'li',
+    { className: `${CSS}-status`, attrs: { role: 'none' } },
+    content
+  );
 }
 
 function loadingLine(text: string): HTMLElement {
   return h(
     'div',
-    { className: 'jp-Analytics-loading', testId: 'tree-loading', attrs: { role: 'status' } },
-    h('span', { className: 'jp-Analytics-spinner', attrs: { 'aria-hidden': 'true' } }),
+    {
+      className: 'jp-Analytics-loading',
+      testId: 'tree-loading',
+      attrs: { role: 'status' }
+    },
+    h('span', {
+      className: 'jp-Analytics-spinner',
+      attrs: { 'aria-hidden': 'true' }
+    }),
     h('span', { text })
   );
 }
@@ -465,7 +508,10 @@ function testLine(state: ITestState): HTMLElement {
 }
 
 function caret(): HTMLElement {
-  const span = caretRightIcon.element({ tag: 'span', className: `${CSS}-caret` });
+  const span = caretRightIcon.element({
+    tag: 'span',
+    className: `${CSS}-caret`
+  });
   span.setAttribute('aria-hidden', 'true');
   return span;
 }

@@ -70,7 +70,8 @@ export function openQueryCode(queryId: string): string {
  * history), shown and run the same way.
  */
 export function openSqlCode(sql: string, datasourceId: string | null): string {
-  const datasource = datasourceId === null ? '' : `, datasource=${pythonString(datasourceId)}`;
+  const datasource =
+    datasourceId === null ? '' : `, datasource=${pythonString(datasourceId)}`;
   return [
     'from analytics_ext import widgets',
     '',

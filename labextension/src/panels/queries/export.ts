@@ -56,7 +56,9 @@ export function exportRequest(
 }
 
 /** Whether Export asks for parameter values first (the query declares parameters). */
-export function asksForParameters(query: Pick<ISavedQuery, 'parameters'>): boolean {
+export function asksForParameters(
+  query: Pick<ISavedQuery, 'parameters'>
+): boolean {
   return query.parameters.length > 0;
 }
 
@@ -64,7 +66,10 @@ export function asksForParameters(query: Pick<ISavedQuery, 'parameters'>): boole
  * The name to save under when the server sent no `Content-Disposition`: the
  * query's name made file-safe, with the format's extension.
  */
-export function fallbackFilename(queryName: string, format: ExportFormat): string {
+export function fallbackFilename(
+  queryName: string,
+  format: ExportFormat
+): string {
   const base =
     queryName
       .normalize('NFKD')
@@ -78,14 +83,18 @@ export function fallbackFilename(queryName: string, format: ExportFormat): strin
 export function exportSummary(download: IDownload): string {
   const rows = Number(download.headers.get('X-Export-Rows'));
   const truncated = download.headers.get('X-Export-Truncated') === 'true';
-  const count = Number.isFinite(rows) && download.headers.has('X-Export-Rows')
-    ? `${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`
-    : 'the file';
+  const count =
+    Number.isFinite(rows) && download.headers.has('X-Export-Rows')
+      ? `${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`
+      : 'the file';
   return `${download.filename}: ${count}${truncated ? ' (cut at the row limit)' : ''}`;
 }
 
 /** Hand the file to the browser's download (the object URL is released afterwards). */
-export function saveDownload(download: IDownload, doc: Document = document): void {
+export function saveDownload(
+  download: IDownload,
+  doc: Document = document
+): void {
   const url = URL.createObjectURL(download.blob);
   const link = doc.createElement('a');
   link.href = url;

@@ -97,7 +97,11 @@ export function formShell(options: IShellOptions): IFormShell {
 }
 
 /** A labelled field. */
-export function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+export function field(
+  label: string,
+  control: HTMLElement,
+  hint?: string
+): HTMLElement {
   const id = `${CSS}-field-${Math.random().toString(36).slice(2, 10)}`;
   control.id = id;
   return h(
@@ -118,7 +122,9 @@ export function datasourceSelect(
   const select = h('select', { className: `${CSS}-input`, testId });
   const usable = datasources.filter(d => d.permission !== 'view');
   if (usable.length === 0) {
-    select.append(h('option', { text: 'No datasource you may use', attrs: { value: '' } }));
+    select.append(
+      h('option', { text: 'No datasource you may use', attrs: { value: '' } })
+    );
   }
   for (const datasource of usable) {
     const option = h('option', {
@@ -174,7 +180,11 @@ export function newQueryForm(options: {
   const sql = h('textarea', {
     className: `${CSS}-input ${CSS}-sqlInput`,
     testId: 'queries-form-sql',
-    attrs: { rows: '6', spellcheck: 'false', placeholder: 'SELECT … FROM … WHERE region = :region' }
+    attrs: {
+      rows: '6',
+      spellcheck: 'false',
+      placeholder: 'SELECT … FROM … WHERE region = :region'
+    }
   });
   sql.value = options.prefill?.sql ?? '';
   const tags = h('input', {
@@ -263,7 +273,11 @@ export function templateForm(options: {
     attrs: { type: 'text', maxlength: '200', autocomplete: 'off' }
   });
   name.value = options.templateName;
-  const datasource = datasourceSelect(options.datasources, null, 'queries-form-datasource');
+  const datasource = datasourceSelect(
+    options.datasources,
+    null,
+    'queries-form-datasource'
+  );
   const params = parameterFields(options.parameters);
   const shell = formShell({
     title: `Use template “${options.templateName}”`,
@@ -284,7 +298,10 @@ export function templateForm(options: {
       });
     }
   });
-  shell.fields.append(field('Query name', name), field('Datasource', datasource));
+  shell.fields.append(
+    field('Query name', name),
+    field('Datasource', datasource)
+  );
   if (options.parameters.length > 0) {
     shell.fields.append(params);
   }
@@ -393,7 +410,10 @@ export function exportParamsForm(options: {
   });
   shell.fields.append(
     params,
-    h('div', { className: `${CSS}-hint`, text: 'An empty field runs with the query’s default.' })
+    h('div', {
+      className: `${CSS}-hint`,
+      text: 'An empty field runs with the query’s default.'
+    })
   );
   return shell;
 }

@@ -25,12 +25,15 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
   const target = (args: ReadonlyPartialJSONObject): ISavedQuery | null => {
     let id = typeof args.id === 'string' ? args.id : null;
     if (id === null) {
-      const row = app.contextMenuHitTest(node => node.matches(QUERY_ROW_SELECTOR));
+      const row = app.contextMenuHitTest(node =>
+        node.matches(QUERY_ROW_SELECTOR)
+      );
       id = row?.dataset.queryId ?? null;
     }
     return id === null ? null : section.queryById(id);
   };
-  const hasTarget = (args: ReadonlyPartialJSONObject): boolean => target(args) !== null;
+  const hasTarget = (args: ReadonlyPartialJSONObject): boolean =>
+    target(args) !== null;
 
   commands.addCommand(QueryCommandIDs.newQuery, {
     label: 'New Query',
@@ -79,7 +82,8 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
   });
   commands.addCommand(QueryCommandIDs.saveAsTemplate, {
     label: 'Save as Template…',
-    caption: 'Make a query template from this query (its SQL, parameters, description and tags)',
+    caption:
+      'Make a query template from this query (its SQL, parameters, description and tags)',
     isEnabled: hasTarget,
     execute: args => {
       const query = target(args);
@@ -90,13 +94,19 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
   });
   commands.addCommand(QueryCommandIDs.exportQuery, {
     label: args =>
-      typeof args.format === 'string' ? exportFormat(args.format).label : 'Export',
+      typeof args.format === 'string'
+        ? exportFormat(args.format).label
+        : 'Export',
     caption: 'Run the query and download its rows',
     isEnabled: hasTarget,
     execute: args => {
       const query = target(args);
-      const format = (typeof args.format === 'string' ? args.format : 'csv') as ExportFormat;
-      return query ? section.exportQuery(query, exportFormat(format).format) : undefined;
+      const format = (
+        typeof args.format === 'string' ? args.format : 'csv'
+      ) as ExportFormat;
+      return query
+        ? section.exportQuery(query, exportFormat(format).format)
+        : undefined;
     }
   });
   commands.addCommand(QueryCommandIDs.renameQuery, {
@@ -121,27 +131,65 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     }
   });
 
-  palette?.addItem({ command: QueryCommandIDs.newQuery, category: 'Analytics' });
-  palette?.addItem({ command: QueryCommandIDs.refreshQueries, category: 'Analytics' });
+  palette?.addItem({
+    command: QueryCommandIDs.newQuery,
+    category: 'Analytics'
+  });
+  palette?.addItem({
+    command: QueryCommandIDs.refreshQueries,
+    category: 'Analytics'
+  });
 
   const exportMenu = new Menu({ commands });
   exportMenu.title.label = 'Export';
   for (const { format } of EXPORT_FORMATS) {
-    exportMenu.addItem({ command: QueryCommandIDs.exportQuery, args: { format } });
+    exportMenu.addItem({
+      command: QueryCommandIDs.exportQuery,
+      args: { format }
+    });
   }
   const selector = QUERY_ROW_SELECTOR;
-  app.contextMenu.addItem({ command: QueryCommandIDs.openQuery, selector, rank: 1 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.toggleFavorite, selector, rank: 2 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.shareQuery, selector, rank: 3 });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.openQuery,
+    selector,
+    rank: 1
+  });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.toggleFavorite,
+    selector,
+    rank: 2
+  });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.shareQuery,
+    selector,
+    rank: 3
+  });
   app.contextMenu.addItem({
     command: ADD_TO_DASHBOARD_COMMAND,
     args: { kind: 'query' },
     selector,
     rank: 3.5
   });
-  app.contextMenu.addItem({ command: QueryCommandIDs.saveAsTemplate, selector, rank: 4 });
-  app.contextMenu.addItem({ type: 'submenu', submenu: exportMenu, selector, rank: 5 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.renameQuery, selector, rank: 6 });
-  app.contextMenu.addItem({ command: QueryCommandIDs.deleteQuery, selector, rank: 7 });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.saveAsTemplate,
+    selector,
+    rank: 4
+  });
+  app.contextMenu.addItem({
+    type: 'submenu',
+    submenu: exportMenu,
+    selector,
+    rank: 5
+  });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.renameQuery,
+    selector,
+    rank: 6
+  });
+  app.contextMenu.addItem({
+    command: QueryCommandIDs.deleteQuery,
+    selector,
+    rank: 7
+  });
   return section;
 }

@@ -75,7 +75,12 @@ export function templatesRequest(
   limit = PAGE_SIZE
 ): ITemplateListQuery {
   const q = filter.q.trim();
-  return { limit, cursor, q: q.length > 0 ? q.slice(0, 200) : null, tag: filter.tag };
+  return {
+    limit,
+    cursor,
+    q: q.length > 0 ? q.slice(0, 200) : null,
+    tag: filter.tag
+  };
 }
 
 /** `GET /api/query/history` parameters (the server filters by datasource only). */
@@ -92,7 +97,10 @@ export function historyRequest(
  * contains the text in any case, exact tag, datasource): used for favorites,
  * whose route does not filter.
  */
-export function matchesFilter(query: ISavedQuery, filter: IListFilter): boolean {
+export function matchesFilter(
+  query: ISavedQuery,
+  filter: IListFilter
+): boolean {
   const q = filter.q.trim().toLowerCase();
   if (q && !query.name.toLowerCase().includes(q)) {
     return false;
@@ -100,7 +108,10 @@ export function matchesFilter(query: ISavedQuery, filter: IListFilter): boolean 
   if (filter.tag !== null && !query.tags.includes(filter.tag)) {
     return false;
   }
-  if (filter.datasourceId !== null && query.datasource_id !== filter.datasourceId) {
+  if (
+    filter.datasourceId !== null &&
+    query.datasource_id !== filter.datasourceId
+  ) {
     return false;
   }
   return true;

@@ -91,9 +91,16 @@ export function parameterFields(
         className: `${CSS}-input`,
         attrs: { id, 'data-param': definition.name }
       });
-      select.append(h('option', { text: fallback ? `Default (${fallback})` : '—', attrs: { value: '' } }));
+      select.append(
+        h('option', {
+          text: fallback ? `Default (${fallback})` : '—',
+          attrs: { value: '' }
+        })
+      );
       (definition.options ?? []).forEach((option, index) => {
-        select.append(h('option', { text: String(option), attrs: { value: String(index) } }));
+        select.append(
+          h('option', { text: String(option), attrs: { value: String(index) } })
+        );
       });
       field = select;
     } else if (definition.type === 'date_range') {
@@ -102,11 +109,22 @@ export function parameterFields(
         { className: `${CSS}-range`, attrs: { 'data-param': definition.name } },
         h('input', {
           className: `${CSS}-input`,
-          attrs: { id, type: 'text', 'data-part': 'start', placeholder: 'start (YYYY-MM-DD)', 'aria-label': `${label} start` }
+          attrs: {
+            id,
+            type: 'text',
+            'data-part': 'start',
+            placeholder: 'start (YYYY-MM-DD)',
+            'aria-label': `${label} start`
+          }
         }),
         h('input', {
           className: `${CSS}-input`,
-          attrs: { type: 'text', 'data-part': 'end', placeholder: 'end (YYYY-MM-DD)', 'aria-label': `${label} end` }
+          attrs: {
+            type: 'text',
+            'data-part': 'end',
+            placeholder: 'end (YYYY-MM-DD)',
+            'aria-label': `${label} end`
+          }
         })
       );
     } else {
@@ -116,7 +134,11 @@ export function parameterFields(
           id,
           type: definition.type === 'number' ? 'number' : 'text',
           'data-param': definition.name,
-          placeholder: fallback ? `default: ${fallback}` : definition.type === 'date' ? 'YYYY-MM-DD or today-7d' : ''
+          placeholder: fallback
+            ? `default: ${fallback}`
+            : definition.type === 'date'
+              ? 'YYYY-MM-DD or today-7d'
+              : ''
         }
       });
       if (definition.type === 'number') {
@@ -152,8 +174,12 @@ export function readParameters(
     let raw: RawValue;
     if (definition.type === 'date_range') {
       raw = {
-        start: field.querySelector<HTMLInputElement>('[data-part="start"]')?.value ?? '',
-        end: field.querySelector<HTMLInputElement>('[data-part="end"]')?.value ?? ''
+        start:
+          field.querySelector<HTMLInputElement>('[data-part="start"]')?.value ??
+          '',
+        end:
+          field.querySelector<HTMLInputElement>('[data-part="end"]')?.value ??
+          ''
       };
     } else {
       raw = (field as HTMLInputElement | HTMLSelectElement).value;
@@ -167,20 +193,27 @@ export function readParameters(
 }
 
 /** Put the definition's default into its field, as `readParameters` reads it back. */
-function prefillField(definition: IParameterDefinition, field: HTMLElement): void {
+function prefillField(
+  definition: IParameterDefinition,
+  field: HTMLElement
+): void {
   const value = definition.default;
   if (value === undefined || value === null) {
     return;
   }
   if (definition.type === 'date_range') {
     if (typeof value === 'object') {
-      field.querySelector<HTMLInputElement>('[data-part="start"]')!.value = value.start;
-      field.querySelector<HTMLInputElement>('[data-part="end"]')!.value = value.end;
+      field.querySelector<HTMLInputElement>('[data-part="start"]')!.value =
+        value.start;
+      field.querySelector<HTMLInputElement>('[data-part="end"]')!.value =
+        value.end;
     }
     return;
   }
   if (definition.type === 'enum') {
-    const index = (definition.options ?? []).findIndex(option => option === value);
+    const index = (definition.options ?? []).findIndex(
+      option => option === value
+    );
     if (index >= 0) {
       (field as HTMLSelectElement).value = String(index);
     }

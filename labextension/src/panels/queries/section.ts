@@ -63,8 +63,19 @@ import {
   templatesRequest
 } from './model';
 import { QueryCommandIDs } from './commands-ids';
-import { boundNames, templateBodyFromSql, templateFromQuery, templatePatch } from './templates';
-import { CSS, historyRow, loadMoreButton, queryRow, templateRow } from './views';
+import {
+  boundNames,
+  templateBodyFromSql,
+  templateFromQuery,
+  templatePatch
+} from './templates';
+import {
+  CSS,
+  historyRow,
+  loadMoreButton,
+  queryRow,
+  templateRow
+} from './views';
 
 /** Milliseconds the search box waits after the last keystroke. */
 const SEARCH_DELAY = 250;
@@ -138,21 +149,31 @@ export class QueriesSection extends AnalyticsSectionWidget {
   }
 
   async openInNotebook(query: ISavedQuery): Promise<void> {
-    await this._action(query.id, `Opening “${query.name}” in a notebook…`, async () => {
-      await this.ctx.notebooks.insert(openQueryCode(query.id), { run: true });
-      return `Opened “${query.name}” in the notebook.`;
-    });
+    await this._action(
+      query.id,
+      `Opening “${query.name}” in a notebook…`,
+      async () => {
+        await this.ctx.notebooks.insert(openQueryCode(query.id), { run: true });
+        return `Opened “${query.name}” in the notebook.`;
+      }
+    );
   }
 
   async toggleFavorite(query: ISavedQuery): Promise<void> {
     const row = this._row(query.id);
-    const star = row?.querySelector<HTMLButtonElement>('[data-testid="queries-star"]');
+    const star = row?.querySelector<HTMLButtonElement>(
+      '[data-testid="queries-star"]'
+    );
     if (star) {
       star.disabled = true;
     }
     try {
       const now = await this._favorites.toggle(query.id, this.ctx.api.queries);
-      this._notice(now ? `Added “${query.name}” to favorites.` : `Removed “${query.name}” from favorites.`);
+      this._notice(
+        now
+          ? `Added “${query.name}” to favorites.`
+          : `Removed “${query.name}” from favorites.`
+      );
       this._changed(query.id);
     } catch (error) {
       this._notice(errorMessage(error), true);
@@ -190,7 +211,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
         run: async values => {
           this._notice(`Exporting ${label}…`);
           const download = await this.ctx.api.queries
-            .exportQuery(exportRequest(query, format, values), fallbackFilename(query.name, format))
+            .exportQuery(
+              exportRequest(query, format, values),
+              fallbackFilename(query.name, format)
+            )
             .catch((error: unknown) => {
               this._notice('');
               throw error; // shown in the form, which stays open
@@ -227,7 +251,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
       parameterNames: query.parameters.flatMap(boundNames),
       onClose: () => this._closeForm(),
       submit: async values => {
-        const created = await this.ctx.api.queries.createTemplate(templateFromQuery(query, values));
+        const created = await this.ctx.api.queries.createTemplate(
+          templateFromQuery(query, values)
+        );
         this._notice(`Saved the template “${created.name}”.`);
         this._selectTab('templates', false);
         this._changed(created.id);
@@ -242,7 +268,11 @@ export class QueriesSection extends AnalyticsSectionWidget {
       title: `Edit template “${template.name}”`,
       testId: 'queries-edit-template-form',
       submitLabel: 'Save',
-      initial: { name: template.name, description: template.description, body: template.body },
+      initial: {
+        name: template.name,
+        description: template.description,
+        body: template.body
+      },
       parameterNames: template.parameters.flatMap(boundNames),
       onClose: () => this._closeForm(),
       submit: async values => {
@@ -251,7 +281,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
           this._notice('Nothing changed.');
           return;
         }
-        const updated = await this.ctx.api.queries.updateTemplate(template.id, patch);
+        const updated = await this.ctx.api.queries.updateTemplate(
+          template.id,
+          patch
+        );
         this._notice(`Saved the template “${updated.name}”.`);
         this._changed(updated.id);
       }
@@ -324,7 +357,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
       const cascade = await showDialog({
         title: 'Delete the query and its charts?',
         body: error.message,
-        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete all' })]
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: 'Delete all' })
+        ]
       });
       if (!cascade.button.accept) {
         return;
@@ -353,7 +389,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
       api.datasourceChoices(),
       api.allFavorites()
     ]);
-    let list: PagedList<ISavedQuery> | PagedList<IQueryTemplate> | PagedList<IHistoryItem>;
+    let list:
+      | PagedList<ISavedQuery>
+      | PagedList<IQueryTemplate>
+      | PagedList<IHistoryItem>;
     switch (tab) {
       case 'saved': {
         const saved = new PagedList<ISavedQuery>();
@@ -362,7 +401,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
         break;
       }
       case 'favorites': {
-        const ids = queryFavorites(favorites).map(favorite => favorite.object_id);
+        const ids = queryFavorites(favorites).map(
+          favorite => favorite.object_id
+        );
         const loaded = new PagedList<ISavedQuery>();
         loaded.reset(await this._favoritePage(ids, 0));
         list = loaded;
@@ -391,7 +432,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
     this._list = list;
     this._listTab = tab;
     this._updateFilterOptions();
-    this._content = h('div', { className: `${CSS}-content`, testId: `queries-list-${tab}` });
+    this._content = h('div', {
+      className: `${CSS}-content`,
+      testId: `queries-list-${tab}`
+    });
     this._renderList();
     return this._content;
   }
@@ -434,7 +478,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
     try {
       switch (this._listTab) {
         case 'saved':
-          (list as PagedList<ISavedQuery>).append(await api.list(savedRequest(this._filter, cursor)));
+          (list as PagedList<ISavedQuery>).append(
+            await api.list(savedRequest(this._filter, cursor))
+          );
           break;
         case 'favorites':
           (list as PagedList<ISavedQuery>).append(
@@ -471,14 +517,20 @@ export class QueriesSection extends AnalyticsSectionWidget {
     if (!content || !list) {
       return;
     }
-    const ul = h('ul', { className: `${CSS}-list`, attrs: { 'aria-label': this._tabLabel() } });
+    const ul = h('ul', {
+      className: `${CSS}-list`,
+      attrs: { 'aria-label': this._tabLabel() }
+    });
     let shown = 0;
     switch (this._listTab) {
       case 'saved':
       case 'favorites':
         for (const query of list.items as readonly ISavedQuery[]) {
           this._known.set(query.id, query);
-          if (this._listTab === 'favorites' && !matchesFilter(query, this._filter)) {
+          if (
+            this._listTab === 'favorites' &&
+            !matchesFilter(query, this._filter)
+          ) {
             continue;
           }
           ul.append(this._queryRow(query));
@@ -505,7 +557,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
               open: run => void this._openRun(run),
               save: run =>
                 this.showNewQueryForm(
-                  { sql: run.sql, datasource_id: run.datasource_id ?? undefined },
+                  {
+                    sql: run.sql,
+                    datasource_id: run.datasource_id ?? undefined
+                  },
                   'Save run as query'
                 )
             })
@@ -537,7 +592,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
   }
 
   private _queryRow(query: ISavedQuery): HTMLLIElement {
-    const datasource = query.datasource_id ? this._datasourceById.get(query.datasource_id) : null;
+    const datasource = query.datasource_id
+      ? this._datasourceById.get(query.datasource_id)
+      : null;
     return queryRow(
       query,
       {
@@ -548,7 +605,8 @@ export class QueriesSection extends AnalyticsSectionWidget {
       {
         toggleFavorite: q => void this.toggleFavorite(q),
         open: q => void this.openInNotebook(q),
-        exportMenu: (q, anchor) => this._openMenu(this._exportMenu(q.id), anchor),
+        exportMenu: (q, anchor) =>
+          this._openMenu(this._exportMenu(q.id), anchor),
         share: q => void this.share(q),
         moreMenu: (q, anchor) => this._openMenu(this._moreMenu(q.id), anchor),
         filterTag: tag => {
@@ -562,7 +620,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
 
   private _emptyText(): string {
     const filtered =
-      this._filter.q.trim() !== '' || this._filter.tag !== null || this._filter.datasourceId !== null;
+      this._filter.q.trim() !== '' ||
+      this._filter.tag !== null ||
+      this._filter.datasourceId !== null;
     if (filtered && this._listTab !== 'history') {
       return 'Nothing matches the filter.';
     }
@@ -588,7 +648,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
     const menu = new Menu({ commands: this.ctx.app.commands });
     menu.addClass(`${CSS}-menu`);
     for (const { format } of EXPORT_FORMATS) {
-      menu.addItem({ command: QueryCommandIDs.exportQuery, args: { id, format } });
+      menu.addItem({
+        command: QueryCommandIDs.exportQuery,
+        args: { id, format }
+      });
     }
     return menu;
   }
@@ -629,7 +692,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
         datasources,
         onClose: () => this._closeForm(),
         instantiate: async values => {
-          const created = await this.ctx.api.queries.instantiate(template.id, values);
+          const created = await this.ctx.api.queries.instantiate(
+            template.id,
+            values
+          );
           this._known.set(created.id, created);
           this._notice(`Created “${created.name}” from the template.`);
           this._selectTab('saved', false);
@@ -643,7 +709,9 @@ export class QueriesSection extends AnalyticsSectionWidget {
   private async _openRun(run: IHistoryItem): Promise<void> {
     try {
       this._notice('Opening the SQL in a notebook…');
-      await this.ctx.notebooks.insert(openSqlCode(run.sql, run.datasource_id), { run: true });
+      await this.ctx.notebooks.insert(openSqlCode(run.sql, run.datasource_id), {
+        run: true
+      });
       this._notice('Opened the SQL in the notebook.');
     } catch (error) {
       this._notice(errorMessage(error), true);
@@ -673,7 +741,12 @@ export class QueriesSection extends AnalyticsSectionWidget {
     this._search = h('input', {
       className: `${CSS}-input ${CSS}-search`,
       testId: 'queries-search',
-      attrs: { type: 'search', placeholder: 'Search by name', 'aria-label': 'Search queries by name', maxlength: '200' }
+      attrs: {
+        type: 'search',
+        placeholder: 'Search by name',
+        'aria-label': 'Search queries by name',
+        maxlength: '200'
+      }
     });
     this._search.addEventListener('input', () => {
       window.clearTimeout(this._searchTimer);
@@ -697,7 +770,10 @@ export class QueriesSection extends AnalyticsSectionWidget {
       attrs: { 'aria-label': 'Filter by datasource' }
     });
     this._datasourceSelect.addEventListener('change', () => {
-      this._filter = { ...this._filter, datasourceId: this._datasourceSelect.value || null };
+      this._filter = {
+        ...this._filter,
+        datasourceId: this._datasourceSelect.value || null
+      };
       void this.refresh();
     });
     this._filters = h(
@@ -772,7 +848,8 @@ export class QueriesSection extends AnalyticsSectionWidget {
       this._listTab === 'history' || !this._list
         ? []
         : (this._list.items as readonly { tags: string[] }[]);
-    const seen = this._listTab === 'templates' ? this._templateTags : this._queryTags;
+    const seen =
+      this._listTab === 'templates' ? this._templateTags : this._queryTags;
     const tags = knownTags(seen, rows, this._filter.tag);
     tags.forEach(tag => seen.add(tag));
     this._tagSelect.replaceChildren(
@@ -783,9 +860,14 @@ export class QueriesSection extends AnalyticsSectionWidget {
 
     this._datasourceSelect.replaceChildren(
       h('option', { text: 'All datasources', attrs: { value: '' } }),
-      ...this._datasources.map(d => h('option', { text: d.name, attrs: { value: d.id } }))
+      ...this._datasources.map(d =>
+        h('option', { text: d.name, attrs: { value: d.id } })
+      )
     );
-    if (this._filter.datasourceId !== null && !this._datasourceById.has(this._filter.datasourceId)) {
+    if (
+      this._filter.datasourceId !== null &&
+      !this._datasourceById.has(this._filter.datasourceId)
+    ) {
       this._filter = { ...this._filter, datasourceId: null };
     }
     this._datasourceSelect.value = this._filter.datasourceId ?? '';
@@ -836,7 +918,11 @@ export class QueriesSection extends AnalyticsSectionWidget {
     );
   }
 
-  private _templateAction(id: string, pending: string, work: () => Promise<string>): Promise<void> {
+  private _templateAction(
+    id: string,
+    pending: string,
+    work: () => Promise<string>
+  ): Promise<void> {
     return this._rowAction(this._templateRow(id), pending, work);
   }
 
@@ -844,7 +930,11 @@ export class QueriesSection extends AnalyticsSectionWidget {
    * Run a row action with its progress on the row (busy, a status line) and
    * its outcome in the section's notice.
    */
-  private _action(id: string, pending: string, work: () => Promise<string>): Promise<void> {
+  private _action(
+    id: string,
+    pending: string,
+    work: () => Promise<string>
+  ): Promise<void> {
     return this._rowAction(this._row(id), pending, work);
   }
 
@@ -853,12 +943,17 @@ export class QueriesSection extends AnalyticsSectionWidget {
     pending: string,
     work: () => Promise<string>
   ): Promise<void> {
-    const status = row?.querySelector<HTMLElement>('[data-testid="queries-row-status"]') ?? null;
+    const status =
+      row?.querySelector<HTMLElement>('[data-testid="queries-row-status"]') ??
+      null;
     row?.classList.add('jp-mod-busy');
     row?.setAttribute('aria-busy', 'true');
     if (status) {
       status.replaceChildren(
-        h('span', { className: 'jp-Analytics-spinner', attrs: { 'aria-hidden': 'true' } }),
+        h('span', {
+          className: 'jp-Analytics-spinner',
+          attrs: { 'aria-hidden': 'true' }
+        }),
         h('span', { text: pending })
       );
     }
@@ -883,8 +978,11 @@ export class QueriesSection extends AnalyticsSectionWidget {
   private _listTab: QueriesTab = 'saved';
   private _filter: IListFilter = { ...NO_FILTER };
   private _generation = 0;
-  private _list: PagedList<ISavedQuery> | PagedList<IQueryTemplate> | PagedList<IHistoryItem> | null =
-    null;
+  private _list:
+    | PagedList<ISavedQuery>
+    | PagedList<IQueryTemplate>
+    | PagedList<IHistoryItem>
+    | null = null;
   private _favoriteIds: string[] = [];
   private readonly _favorites = new FavoriteState();
   private readonly _known = new Map<string, ISavedQuery>();

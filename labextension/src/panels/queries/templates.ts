@@ -101,7 +101,10 @@ function skipQuoted(sql: string, start: number, quote: string): number {
 }
 
 /** A template body rendering exactly `sql`, its declared parameters as `{{ name }}`. */
-export function templateBodyFromSql(sql: string, parameters: readonly IParameterDefinition[]): string {
+export function templateBodyFromSql(
+  sql: string,
+  parameters: readonly IParameterDefinition[]
+): string {
   const names = new Set(parameters.flatMap(boundNames));
   let body = '';
   let cursor = 0;

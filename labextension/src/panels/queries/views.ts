@@ -99,7 +99,9 @@ export function queryRow(
     h('span', {
       className: `${CSS}-datasource${state.datasourceName === null ? ' jp-mod-missing' : ''}`,
       testId: 'queries-row-datasource',
-      text: state.datasourceName ?? (query.datasource_id ? 'unknown datasource' : 'no datasource'),
+      text:
+        state.datasourceName ??
+        (query.datasource_id ? 'unknown datasource' : 'no datasource'),
       attrs: { title: 'Datasource' }
     })
   );
@@ -119,16 +121,22 @@ export function queryRow(
   const actions = h(
     'div',
     { className: `${CSS}-actions` },
-    iconButton(notebookIcon, 'Open in notebook', 'queries-open', () => handlers.open(query)),
+    iconButton(notebookIcon, 'Open in notebook', 'queries-open', () =>
+      handlers.open(query)
+    ),
     iconButton(downloadIcon, 'Export…', 'queries-export', button =>
       handlers.exportMenu(query, button)
     ),
-    iconButton(shareIcon, 'Share…', 'queries-share', () => handlers.share(query)),
+    iconButton(shareIcon, 'Share…', 'queries-share', () =>
+      handlers.share(query)
+    ),
     iconButton(ellipsesIcon, 'More actions', 'queries-more', button =>
       handlers.moreMenu(query, button)
     )
   );
-  const share = actions.querySelector<HTMLButtonElement>('[data-testid="queries-share"]')!;
+  const share = actions.querySelector<HTMLButtonElement>(
+    '[data-testid="queries-share"]'
+  )!;
   share.disabled = query.permission !== 'manage';
   if (share.disabled) {
     share.title = 'Sharing needs the manage permission on this query';
@@ -190,25 +198,38 @@ export function templateRow(
     attrs: { type: 'button' }
   });
   use.addEventListener('click', () => handlers.use(template));
-  const actions = h('div', { className: `${CSS}-actions ${CSS}-templateActions` }, use);
+  const actions = h(
+    'div',
+    { className: `${CSS}-actions ${CSS}-templateActions` },
+    use
+  );
   if (allowed.edit) {
     actions.append(
-      iconButton(editIcon, `Edit ${template.name}`, 'queries-template-edit', () =>
-        handlers.edit(template)
+      iconButton(
+        editIcon,
+        `Edit ${template.name}`,
+        'queries-template-edit',
+        () => handlers.edit(template)
       )
     );
   }
   if (allowed.share) {
     actions.append(
-      iconButton(shareIcon, `Share ${template.name}`, 'queries-template-share', () =>
-        handlers.share(template)
+      iconButton(
+        shareIcon,
+        `Share ${template.name}`,
+        'queries-template-share',
+        () => handlers.share(template)
       )
     );
   }
   if (allowed.remove) {
     actions.append(
-      iconButton(deleteIcon, `Delete ${template.name}`, 'queries-template-delete', () =>
-        handlers.remove(template)
+      iconButton(
+        deleteIcon,
+        `Delete ${template.name}`,
+        'queries-template-delete',
+        () => handlers.remove(template)
       )
     );
   }
@@ -226,7 +247,9 @@ export function templateRow(
             attrs: { title: 'Your level on this template, and its owner' }
           })
         ]),
-    ...template.tags.map(tag => h('span', { className: `${CSS}-tag jp-mod-static`, text: tag }))
+    ...template.tags.map(tag =>
+      h('span', { className: `${CSS}-tag jp-mod-static`, text: tag })
+    )
   );
   return h(
     'li',
@@ -249,7 +272,12 @@ export function templateRow(
         attrs: { title: template.description || template.name }
       }),
       ...(template.description
-        ? [h('div', { className: `${CSS}-description`, text: template.description })]
+        ? [
+            h('div', {
+              className: `${CSS}-description`,
+              text: template.description
+            })
+          ]
         : []),
       meta,
       actions,
@@ -277,10 +305,14 @@ export function historyRow(
   const datasource =
     item.datasource_id === null
       ? 'deleted datasource'
-      : datasources.get(item.datasource_id)?.name ?? 'unknown datasource';
-  const rows = item.rows === null ? '' : ` · ${item.rows.toLocaleString('en-US')} rows`;
-  const open = iconButton(notebookIcon, 'Open in notebook', 'queries-history-open', () =>
-    handlers.open(item)
+      : (datasources.get(item.datasource_id)?.name ?? 'unknown datasource');
+  const rows =
+    item.rows === null ? '' : ` · ${item.rows.toLocaleString('en-US')} rows`;
+  const open = iconButton(
+    notebookIcon,
+    'Open in notebook',
+    'queries-history-open',
+    () => handlers.open(item)
   );
   const save = h('button', {
     className: `${CSS}-button`,
@@ -328,7 +360,9 @@ export function historyRow(
 }
 
 /** The "Load more" button under a list that has more pages. */
-export function loadMoreButton(onClick: (button: HTMLButtonElement) => void): HTMLButtonElement {
+export function loadMoreButton(
+  onClick: (button: HTMLButtonElement) => void
+): HTMLButtonElement {
   const button = h('button', {
     className: `${CSS}-button ${CSS}-loadMore`,
     testId: 'queries-load-more',
@@ -340,7 +374,9 @@ export function loadMoreButton(onClick: (button: HTMLButtonElement) => void): HT
 }
 
 function stateClass(state: string): string {
-  return ['succeeded', 'failed', 'cancelled', 'running', 'queued'].includes(state)
+  return ['succeeded', 'failed', 'cancelled', 'running', 'queued'].includes(
+    state
+  )
     ? state
     : 'other';
 }

@@ -2,7 +2,11 @@
  * The Analytics sidebar: one accordion of sections (datasources, queries,
  * charts, dashboards, account), a Refresh that reloads them all.
  */
-import { SidePanel, ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  SidePanel,
+  ToolbarButton,
+  refreshIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import type { IAnalyticsSection } from '../../context';
@@ -21,7 +25,10 @@ export class AnalyticsSidebar extends SidePanel {
     this._sections = sections;
 
     const header = new Widget({
-      node: h('h2', { className: 'jp-AnalyticsSidebar-title', text: 'Analytics' })
+      node: h('h2', {
+        className: 'jp-AnalyticsSidebar-title',
+        text: 'Analytics'
+      })
     });
     this.header.addWidget(header);
 
