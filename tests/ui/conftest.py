@@ -168,6 +168,11 @@ def run_from_palette(page: Page, label: str, shows: Locator, attempts: int = 3) 
     for attempt in range(1, attempts + 1):
         try:
             page.locator("#main").click(position={"x": 600, "y": 400})  # focus the application
+            # A click on a tab showing an iframe (a dashboard) puts the focus in that frame,
+            # whose document never sees the shortcut: take it back to the application.
+            page.evaluate(
+                "() => { const a = document.activeElement; if (a?.tagName === 'IFRAME') a.blur(); }"
+            )
             page.keyboard.press("Control+Shift+C")
             palette_input = page.locator(".lm-CommandPalette-input")
             # Under load the shortcut can land before the shell takes focus: press again.
