@@ -62,7 +62,7 @@ test: install lint test-frontend
 # Chromium) writes tests/ui/screenshots/panel-*.png; they are copied into docs/images/.
 screenshots: install
 	$(BIN)/python -m pytest tests/ui/test_lab_walk.py -q
-	cp tests/ui/screenshots/panel-*.png docs/images/
+	cp tests/ui/screenshots/panel-{datasources,queries,charts,dashboards,account}.png docs/images/
 
 demo: install
 	$(BIN)/jupyter analytics demo-data --scale $(DEMO_SCALE)
