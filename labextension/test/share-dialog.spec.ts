@@ -9,9 +9,9 @@ import type {
 import {
   type IShareDialogOptions,
   type SharingClient,
-  ShareDialogBody,
-  renderGrantList
-} from '../src/ui/share-dialog';
+  ShareDialogBody
+} from '../src/ui/share-dialog-body';
+import { renderGrantList } from '../src/ui/share-grant-list';
 import { grantRows } from '../src/ui/share-model';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
