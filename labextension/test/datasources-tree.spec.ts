@@ -10,7 +10,7 @@ import type {
   ISchemaTreeLoader
 } from '../src/panels/datasources/tree-model';
 import { SchemaTreeModel } from '../src/panels/datasources/tree-model';
-import { treeLoader } from '../src/panels/datasources/section';
+import { treeLoader } from '../src/panels/datasources/datasource-trees';
 
 interface ICall {
   kind: 'relations' | 'columns';

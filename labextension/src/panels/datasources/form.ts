@@ -2,6 +2,7 @@
  * The Add / Edit datasource dialog: a form whose Test button asks the server
  * to connect with what the form holds, and whose Save keeps the dialog (and
  * every value) open when the server refuses, showing the server's message.
+ * The fields themselves are in `form-fields.ts`; this module is the flow.
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
@@ -13,10 +14,8 @@ import type {
 } from '../../api/datasources';
 import { errorMessage } from '../../api/request';
 import { h } from '../../ui/dom';
+import { CSS, DatasourceFields } from './form-fields';
 import {
-  KINDS,
-  KIND_ORDER,
-  type DatasourceKind,
   type IDatasourceFormValues,
   createBody,
   emptyValues,
@@ -27,17 +26,11 @@ import {
 } from './form-model';
 import { testResultText } from './format';
 
-const CSS = 'jp-AnalyticsDatasourceForm';
-
 /** The calls the form makes; `DatasourcesAPI` in the Lab, a fake in tests. */
 export type DatasourceFormClient = Pick<
   DatasourcesAPI,
   'create' | 'update' | 'testConnection'
 >;
-
-type TextField = Exclude<keyof IDatasourceFormValues, 'kind' | 'readOnly'>;
-
-let formCounter = 0;
 
 /** The dialog's body: the form, the Test button and its result, errors. */
 export class DatasourceFormBody extends Widget {
@@ -48,30 +41,14 @@ export class DatasourceFormBody extends Widget {
     super();
     this.addClass(CSS);
     this.node.dataset.testid = 'datasource-form';
-    this._uid = `jp-AnalyticsDatasourceForm-${++formCounter}`;
     const values = _saved ? valuesFromDatasource(_saved) : emptyValues();
-    this._build(values);
-    this._showKind(values.kind);
+    this._fields = new DatasourceFields(values, _saved);
+    this._build();
   }
 
   /** What the form holds now. */
   values(): IDatasourceFormValues {
-    const text = (field: TextField): string => this._inputs[field]?.value ?? '';
-    return {
-      name: text('name'),
-      kind: this._kind.value as DatasourceKind,
-      url: text('url'),
-      host: text('host'),
-      port: text('port'),
-      database: text('database'),
-      path: text('path'),
-      username: text('username'),
-      password: text('password'),
-      readOnly: this._readOnly.checked,
-      rowLimit: text('rowLimit'),
-      timeoutSeconds: text('timeoutSeconds'),
-      cacheTtlSeconds: text('cacheTtlSeconds')
-    };
+    return this._fields.values();
   }
 
   /** The saved datasource, once Save succeeded (the dialog's value). */
@@ -154,93 +131,13 @@ export class DatasourceFormBody extends Widget {
   /** Called with the pending state, so the dialog can disable its Save button. */
   onPendingChange: (pending: boolean) => void = () => undefined;
 
-  private _build(values: IDatasourceFormValues): void {
+  private _build(): void {
     this._error = h('div', {
       className: `${CSS}-error`,
       testId: 'datasource-form-error',
       attrs: { role: 'alert' }
     });
     this._error.hidden = true;
-
-    this._kind = h('select', {
-      className: 'jp-mod-styled',
-      testId: 'datasource-form-kind',
-      attrs: { id: `${this._uid}-kind` }
-    });
-    for (const kind of KIND_ORDER) {
-      const option = h('option', {
-        text: KINDS[kind].label,
-        attrs: { value: kind }
-      });
-      this._kind.append(option);
-    }
-    this._kind.value = values.kind;
-    this._kind.addEventListener('change', () =>
-      this._showKind(this._kind.value as DatasourceKind)
-    );
-
-    const saved = this._saved;
-    const keepPassword = saved?.has_password
-      ? 'saved; leave empty to keep it'
-      : '';
-
-    const form = h(
-      'form',
-      { className: `${CSS}-fields`, attrs: { novalidate: '' } },
-      this._field('name', 'Name', values.name, { required: true }),
-      h(
-        'div',
-        { className: `${CSS}-field` },
-        h('label', { text: 'Kind', attrs: { for: `${this._uid}-kind` } }),
-        this._kind
-      ),
-      this._group(
-        'url',
-        this._field('url', 'SQLAlchemy URL', values.url, {
-          placeholder: 'postgresql+psycopg://user@host:5432/db',
-          spellcheck: 'false'
-        }),
-        this._field('password', 'Password', '', {
-          type: 'password',
-          autocomplete: 'new-password',
-          placeholder: keepPassword,
-          group: 'url'
-        })
-      ),
-      this._group(
-        'server',
-        this._field('host', 'Host', values.host, { spellcheck: 'false' }),
-        this._field('port', 'Port', values.port, { inputmode: 'numeric' }),
-        this._field('database', 'Database', values.database, {
-          spellcheck: 'false'
-        }),
-        this._field('username', 'User', values.username, {
-          autocomplete: 'off',
-          spellcheck: 'false'
-        }),
-        this._field('password', 'Password', '', {
-          type: 'password',
-          autocomplete: 'new-password',
-          placeholder: keepPassword,
-          group: 'server'
-        })
-      ),
-      this._group(
-        'file',
-        this._field(
-          'path',
-          'Database file (absolute path on the server)',
-          values.path,
-          {
-            placeholder: '/data/retail.duckdb',
-            spellcheck: 'false'
-          }
-        )
-      ),
-      this._options(values)
-    );
-    // Enter submits through the dialog's default button, never the page.
-    form.addEventListener('submit', event => event.preventDefault());
 
     this._testButton = h('button', {
       className: `jp-Button jp-mod-styled ${CSS}-test`,
@@ -256,7 +153,7 @@ export class DatasourceFormBody extends Widget {
     });
 
     this.node.append(
-      form,
+      this._fields.node,
       h(
         'div',
         { className: `${CSS}-testRow` },
@@ -265,111 +162,6 @@ export class DatasourceFormBody extends Widget {
       ),
       this._error
     );
-  }
-
-  private _options(values: IDatasourceFormValues): HTMLElement {
-    this._readOnly = h('input', {
-      testId: 'datasource-form-read-only',
-      attrs: { type: 'checkbox', id: `${this._uid}-readOnly` }
-    });
-    this._readOnly.checked = values.readOnly;
-    return h(
-      'details',
-      { className: `${CSS}-options` },
-      h('summary', { text: 'Query options' }),
-      h(
-        'div',
-        { className: `${CSS}-check` },
-        this._readOnly,
-        h('label', {
-          text: 'Read-only (refuse statements that write)',
-          attrs: { for: `${this._uid}-readOnly` }
-        })
-      ),
-      this._field('rowLimit', 'Row limit (empty: none)', values.rowLimit, {
-        inputmode: 'numeric'
-      }),
-      this._field(
-        'timeoutSeconds',
-        'Query timeout (seconds)',
-        values.timeoutSeconds,
-        {
-          inputmode: 'decimal'
-        }
-      ),
-      this._field(
-        'cacheTtlSeconds',
-        'Cache results for (seconds)',
-        values.cacheTtlSeconds,
-        {
-          inputmode: 'decimal'
-        }
-      )
-    );
-  }
-
-  private _field(
-    field: TextField,
-    label: string,
-    value: string,
-    attrs: Record<string, string | boolean> & { group?: string } = {}
-  ): HTMLElement {
-    const { group, required, ...rest } = attrs;
-    const id = `${this._uid}-${field}${group ? `-${group}` : ''}`;
-    const input = h('input', {
-      className: 'jp-mod-styled',
-      testId: `datasource-form-${group === 'url' ? 'url-' : ''}${kebab(field)}`,
-      attrs: { id, type: 'text', ...stringAttrs(rest) }
-    });
-    if (required) {
-      input.required = true;
-      input.setAttribute('aria-required', 'true');
-    }
-    input.value = value;
-    if (group !== undefined) {
-      // Two password fields (URL and server kinds): each kind its own.
-      this._grouped.set(`${field}:${group}`, input);
-    } else {
-      this._inputs[field] = input;
-    }
-    return h(
-      'div',
-      { className: `${CSS}-field` },
-      h('label', { text: label, attrs: { for: id } }),
-      input
-    );
-  }
-
-  private _group(shape: string, ...children: HTMLElement[]): HTMLElement {
-    const group = h(
-      'div',
-      {
-        className: `${CSS}-group`,
-        attrs: { 'data-shape': shape }
-      },
-      ...children
-    );
-    this._groups.set(shape, group);
-    return group;
-  }
-
-  /** Show the fields of `kind`'s shape and point `password` at its own input. */
-  private _showKind(kind: DatasourceKind): void {
-    const shape = KINDS[kind].shape;
-    for (const [name, group] of this._groups) {
-      group.hidden = name !== shape;
-    }
-    const password = this._grouped.get(`password:${shape}`);
-    if (password !== undefined) {
-      this._inputs.password = password;
-    } else {
-      delete this._inputs.password;
-    }
-    const port = this._inputs.port;
-    const defaultPort = KINDS[kind].defaultPort;
-    if (port !== undefined) {
-      port.placeholder = defaultPort ? String(defaultPort) : '';
-    }
   }
 
   private _showError(message: string | null): void {
@@ -397,12 +189,7 @@ export class DatasourceFormBody extends Widget {
     this.onPendingChange(pending);
   }
 
-  private readonly _uid: string;
-  private readonly _inputs: Partial<Record<TextField, HTMLInputElement>> = {};
-  private readonly _grouped = new Map<string, HTMLInputElement>();
-  private readonly _groups = new Map<string, HTMLElement>();
-  private _kind!: HTMLSelectElement;
-  private _readOnly!: HTMLInputElement;
+  private readonly _fields: DatasourceFields;
   private _testButton!: HTMLButtonElement;
   private _testResult!: HTMLDivElement;
   private _error!: HTMLDivElement;
@@ -413,22 +200,6 @@ export class DatasourceFormBody extends Widget {
 /** Test needs a connection, not a name: the name check is Save's. */
 function validateConnection(values: IDatasourceFormValues): string | null {
   return validate({ ...values, name: values.name.trim() || 'unnamed' });
-}
-
-function kebab(text: string): string {
-  return text.replace(/[A-Z]/g, letter => `-${letter.toLowerCase()}`);
-}
-
-function stringAttrs(
-  attrs: Record<string, string | boolean>
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value !== false && value !== '') {
-      out[key] = value === true ? '' : value;
-    }
-  }
-  return out;
 }
 
 /**

@@ -1,31 +1,39 @@
 /**
  * The DOM of the datasources tree: one `role="tree"` whose top items are the
  * datasources, then schemas, tables/views and columns, built from each
- * datasource's `SchemaTreeModel`. Names are set as text. Items are focusable
- * (roving tabindex); the section wires keys and clicks to `ITreeHandlers`.
+ * datasource's `SchemaTreeModel`. Names are set as text. The generic pieces
+ * (items, groups, status lines) are in `tree-dom.ts`; keys and clicks are
+ * wired to `ITreeHandlers` by `tree-navigation.ts` and the section.
  */
 import {
-  caretRightIcon,
   checkIcon,
   deleteIcon,
   editIcon,
   launchIcon,
-  shareIcon,
-  type LabIcon
+  shareIcon
 } from '@jupyterlab/ui-components';
 
 import type { IConnectionTestResult, IDatasource } from '../../api/datasources';
 import { h } from '../../ui/dom';
 import { dialectBadge, formatRowEstimate, testResultText } from './format';
+import {
+  CSS,
+  action,
+  caret,
+  childGroup,
+  errorItem,
+  loadingLine,
+  muted,
+  pagedChildren,
+  statusItem,
+  treeItem
+} from './tree-dom';
 import type {
   ColumnNode,
-  PagedChildren,
   RelationNode,
   SchemaNode,
   SchemaTreeModel
 } from './tree-model';
-
-export const CSS = 'jp-AnalyticsDatasource';
 
 /** What a saved datasource's Test shows under its row. */
 export interface ITestState {
@@ -331,164 +339,6 @@ function renderColumn(
   return item;
 }
 
-interface IPagedTexts {
-  loading: string;
-  empty: string;
-  retry: () => void;
-  more: () => void;
-  moreLabel: string;
-  moreTestId: string;
-  moreKey: string;
-}
-
-function pagedChildren<T>(
-  group: HTMLElement,
-  list: PagedChildren<T>,
-  render: (item: T) => HTMLElement,
-  texts: IPagedTexts
-): void {
-  if (list.status === 'loading' || list.status === 'idle') {
-    group.append(statusItem(loadingLine(texts.loading)));
-    return;
-  }
-  if (list.status === 'error') {
-    group.append(errorItem(list.error ?? '', texts.retry));
-    return;
-  }
-  if (list.items.length === 0) {
-    group.append(statusItem(muted(texts.empty)));
-  }
-  for (const child of list.items) {
-    group.append(render(child));
-  }
-  if (list.moreError !== null) {
-    group.append(
-      statusItem(
-        h('div', {
-          className: `${CSS}-nodeError`,
-          testId: 'tree-error',
-          attrs: { role: 'alert' },
-          text: list.moreError
-        })
-      )
-    );
-  }
-  if (list.next !== null) {
-    const shown = list.items.length;
-    const label =
-      list.total !== null
-        ? `${texts.moreLabel} (${shown} of ${list.total})`
-        : texts.moreLabel;
-    const button = h('button', {
-      className: `${CSS}-more`,
-      testId: texts.moreTestId,
-      text: list.loadingMore ? 'Loading…' : label,
-      attrs: { type: 'button', 'data-key': texts.moreKey }
-    });
-    button.disabled = list.loadingMore;
-    button.addEventListener('click', event => {
-      event.stopPropagation();
-      texts.more();
-    });
-    group.append(statusItem(button));
-  }
-}
-
-interface ITreeItemOptions {
-  level: number;
-  key: string;
-  /** null: a leaf. */
-  expanded: boolean | null;
-  testId: string;
-  node: string;
-  name: string;
-  row: HTMLElement[];
-  rowTestId: string;
-  title: string;
-}
-
-function treeItem(options: ITreeItemOptions): HTMLLIElement {
-  const attrs: Record<string, string> = {
-    role: 'treeitem',
-    'aria-level': String(options.level),
-    'aria-label': options.title,
-    tabindex: '-1',
-    'data-key': options.key,
-    'data-node': options.node,
-    'data-name': options.name
-  };
-  if (options.expanded !== null) {
-    attrs['aria-expanded'] = String(options.expanded);
-  }
-  const row = h(
-    'div',
-    {
-      className: `${CSS}-row`,
-      testId: options.rowTestId,
-      attrs: { style: `--jp-analytics-tree-level: ${options.level - 1}` }
-    },
-    ...options.row
-  );
-  return h(
-    'li',
-    {
-      className: `${CSS}-item jp-mod-${options.node}`,
-      testId: options.testId,
-      attrs
-    },
-    row
-  );
-}
-
-function childGroup(): HTMLUListElement {
-  return h('ul', { className: `${CSS}-group`, attrs: { role: 'group' } });
-}
-
-function statusItem(content: HTMLElement): HTMLLIElement {
-  return h(
-    'li',
-    { className: `${CSS}-status`, attrs: { role: 'none' } },
-    content
-  );
-}
-
-function loadingLine(text: string): HTMLElement {
-  return h(
-    'div',
-    {
-      className: 'jp-Analytics-loading',
-      testId: 'tree-loading',
-      attrs: { role: 'status' }
-    },
-    h('span', {
-      className: 'jp-Analytics-spinner',
-      attrs: { 'aria-hidden': 'true' }
-    }),
-    h('span', { text })
-  );
-}
-
-function errorItem(message: string, retry: () => void): HTMLLIElement {
-  const button = h('button', {
-    className: `${CSS}-retry`,
-    testId: 'tree-retry',
-    text: 'Retry',
-    attrs: { type: 'button' }
-  });
-  button.addEventListener('click', event => {
-    event.stopPropagation();
-    retry();
-  });
-  return statusItem(
-    h(
-      'div',
-      { className: `${CSS}-nodeError`, attrs: { role: 'alert' } },
-      h('span', { testId: 'tree-error', text: message }),
-      button
-    )
-  );
-}
-
 function testLine(state: ITestState): HTMLElement {
   let text = 'Testing the connection…';
   let mod = 'jp-mod-pending';
@@ -505,39 +355,4 @@ function testLine(state: ITestState): HTMLElement {
     text,
     attrs: { role: 'status', 'data-ok': String(state.result?.ok === true) }
   });
-}
-
-function caret(): HTMLElement {
-  const span = caretRightIcon.element({
-    tag: 'span',
-    className: `${CSS}-caret`
-  });
-  span.setAttribute('aria-hidden', 'true');
-  return span;
-}
-
-function muted(text: string, testId?: string): HTMLElement {
-  return h('span', { className: `${CSS}-muted`, testId, text });
-}
-
-function action(
-  icon: LabIcon,
-  label: string,
-  testId: string,
-  onClick: () => void
-): HTMLButtonElement {
-  const button = h(
-    'button',
-    {
-      className: `${CSS}-action`,
-      testId,
-      attrs: { type: 'button', title: label, 'aria-label': label }
-    },
-    icon.element({ tag: 'span' })
-  );
-  button.addEventListener('click', event => {
-    event.stopPropagation();
-    onClick();
-  });
-  return button;
 }
