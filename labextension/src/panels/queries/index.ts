@@ -40,7 +40,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     caption: 'Save a new SQL query in the query library',
     execute: async () => {
       await commands.execute(CommandIDs.openSidebar);
-      section.showNewQueryForm();
+      section.queryActions.showNewQueryForm();
     }
   });
   commands.addCommand(QueryCommandIDs.refreshQueries, {
@@ -54,7 +54,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     isEnabled: hasTarget,
     execute: args => {
       const query = target(args);
-      return query ? section.openInNotebook(query) : undefined;
+      return query ? section.queryActions.openInNotebook(query) : undefined;
     }
   });
   commands.addCommand(QueryCommandIDs.toggleFavorite, {
@@ -69,7 +69,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     isEnabled: hasTarget,
     execute: args => {
       const query = target(args);
-      return query ? section.toggleFavorite(query) : undefined;
+      return query ? section.queryActions.toggleFavorite(query) : undefined;
     }
   });
   commands.addCommand(QueryCommandIDs.shareQuery, {
@@ -77,7 +77,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     isEnabled: args => target(args)?.permission === 'manage',
     execute: args => {
       const query = target(args);
-      return query ? section.share(query) : undefined;
+      return query ? section.queryActions.share(query) : undefined;
     }
   });
   commands.addCommand(QueryCommandIDs.saveAsTemplate, {
@@ -88,7 +88,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     execute: args => {
       const query = target(args);
       if (query) {
-        section.saveAsTemplate(query);
+        section.queryActions.saveAsTemplate(query);
       }
     }
   });
@@ -105,7 +105,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
         typeof args.format === 'string' ? args.format : 'csv'
       ) as ExportFormat;
       return query
-        ? section.exportQuery(query, exportFormat(format).format)
+        ? section.queryActions.exportQuery(query, exportFormat(format).format)
         : undefined;
     }
   });
@@ -118,7 +118,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     execute: args => {
       const query = target(args);
       if (query) {
-        section.rename(query);
+        section.queryActions.rename(query);
       }
     }
   });
@@ -127,7 +127,7 @@ export function activateQueries(ctx: IAnalyticsContext): IAnalyticsSection {
     isEnabled: args => target(args)?.permission === 'manage',
     execute: args => {
       const query = target(args);
-      return query ? section.remove(query) : undefined;
+      return query ? section.queryActions.remove(query) : undefined;
     }
   });
 
