@@ -4,6 +4,7 @@
  * anyOf-with-null, enums, bounds and a `not`); tests add properties to copies of it.
  */
 import type { IJSONSchema, JSONObject } from '../src/api/account';
+import type { IDatasource, IDatasourcePage } from '../src/api/datasources';
 import { AnalyticsAPIError } from '../src/api/request';
 import {
   diffSettings,
@@ -11,6 +12,12 @@ import {
   resolveSchema,
   validateValue
 } from '../src/panels/account/schema';
+import { datasourceChoices } from '../src/panels/account/settings';
+import {
+  type ChoiceProviders,
+  type IChoice,
+  choiceNames
+} from '../src/panels/account/settings-choices';
 import { SettingsForm } from '../src/panels/account/settings-form';
 
 const SERVER_SCHEMA: IJSONSchema = {
@@ -71,6 +78,7 @@ const SERVER_SCHEMA: IJSONSchema = {
         'Layout version of this document; the server upgrades older ones.',
       maximum: 1,
       minimum: 1,
+      readOnly: true,
       title: 'Version',
       type: 'integer'
     },
@@ -87,8 +95,9 @@ const SERVER_SCHEMA: IJSONSchema = {
       default: null,
       description:
         'Datasource selected for new queries; none means ask each time.',
-      title: 'Default Datasource Id'
-    },
+      title: 'Default datasource',
+      'x-choices': 'datasources'
+    } as IJSONSchema,
     default_row_limit: {
       default: 1000,
       description:
@@ -305,14 +314,33 @@ describe('SettingsForm is generated from the schema', () => {
     expect(share.checked).toBe(true);
 
     // anyOf [string with pattern, null]: optional text, empty means null
-    const datasource = byLabel('Default Datasource Id');
+    const datasource = byLabel('Default datasource');
     expect(datasource.type).toBe('text');
     expect(datasource.pattern).toBe('^[A-Za-z0-9_-]{22}$');
     expect(datasource.required).toBe(false);
     expect(datasource.value).toBe('');
 
-    // min == max: fixed, shown read-only
-    expect(byLabel('Version').readOnly).toBe(true);
+    // readOnly: the value as text, no control to type in
+    const version = byLabel<HTMLOutputElement>('Version');
+    expect(version.tagName).toBe('OUTPUT');
+    expect(version.textContent).toBe('1');
+  });
+
+  it('shows a fixed number (minimum == maximum) in a read-only input', () => {
+    const schema: IJSONSchema = {
+      type: 'object',
+      properties: {
+        level: { type: 'integer', minimum: 3, maximum: 3, title: 'Level' }
+      }
+    };
+    const { form } = makeForm(schema, { level: 3 });
+    const level = byLabel('Level');
+    expect([level.tagName, level.readOnly, level.value]).toEqual([
+      'INPUT',
+      true,
+      '3'
+    ]);
+    expect(form.changes()).toEqual({});
   });
 
   it('handles formats, numbers, optional enums and arrays of enums', () => {
@@ -408,7 +436,7 @@ describe('SettingsForm saves only what changed', () => {
       ...DEFAULTS,
       default_datasource_id: 'abcdefghijklmnopqrstuv'
     });
-    change(byLabel('Default Datasource Id'), '');
+    change(byLabel('Default datasource'), '');
     await form.submit();
     expect(sent).toEqual([{ default_datasource_id: null }]);
   });
@@ -506,6 +534,240 @@ describe('SettingsForm saves only what changed', () => {
     makeForm(schema, {});
     expect(document.querySelector('img')).toBeNull();
     expect(document.querySelector('b')).toBeNull();
+  });
+});
+
+const DEMO = 'd'.repeat(22);
+const WAREHOUSE = 'w'.repeat(22);
+const GONE = 'g'.repeat(22);
+
+/** The two datasources a provider lists, and how often it was asked. */
+function datasourceProvider(): {
+  provider: () => Promise<IChoice[]>;
+  calls: () => number;
+} {
+  let calls = 0;
+  return {
+    provider: async () => {
+      calls++;
+      return [
+        { value: DEMO, label: 'Demo (duckdb)' },
+        { value: WAREHOUSE, label: 'Warehouse (postgresql)' }
+      ];
+    },
+    calls: () => calls
+  };
+}
+
+/** `SettingsForm.create` with choice providers, recording what it sends. */
+async function makeChoiceForm(
+  values: JSONObject,
+  choices: ChoiceProviders,
+  schema: IJSONSchema = SERVER_SCHEMA
+): Promise<{ form: SettingsForm; sent: JSONObject[] }> {
+  const sent: JSONObject[] = [];
+  const form = await SettingsForm.create(schema, clone(values), {
+    idPrefix: 't',
+    save: async changes => {
+      sent.push(changes);
+      return merge(values, changes);
+    },
+    choices
+  });
+  document.body.replaceChildren(form.node);
+  return { form, sent };
+}
+
+function optionTexts(select: HTMLSelectElement): (string | null)[] {
+  return [...select.options].map(option => option.textContent);
+}
+
+describe('SettingsForm choice lists (x-choices)', () => {
+  it('renders a property naming a list as a select the provider fills', async () => {
+    const { provider, calls } = datasourceProvider();
+    const { form, sent } = await makeChoiceForm(
+      { ...DEFAULTS, default_datasource_id: DEMO },
+      { datasources: provider }
+    );
+    const select = byLabel<HTMLSelectElement>('Default datasource');
+    expect(select.tagName).toBe('SELECT');
+    expect(optionTexts(select)).toEqual([
+      'None',
+      'Demo (duckdb)',
+      'Warehouse (postgresql)'
+    ]);
+    expect(select.selectedOptions[0].textContent).toBe('Demo (duckdb)');
+    expect(calls()).toBe(1);
+    expect(form.changes()).toEqual({});
+    change(select, '1'); // Warehouse: the option's index
+    await form.submit();
+    change(select, ''); // None
+    await form.submit();
+    expect(sent).toEqual([
+      { default_datasource_id: WAREHOUSE },
+      { default_datasource_id: null }
+    ]);
+  });
+
+  it('works for any property of the schema, and a required one has no None', async () => {
+    const schema = clone(SERVER_SCHEMA);
+    schema.properties!.home_team = {
+      type: 'string',
+      title: 'Home team',
+      'x-choices': 'teams'
+    } as IJSONSchema;
+    let teamCalls = 0;
+    const { form } = await makeChoiceForm(
+      { ...DEFAULTS, home_team: 'b' },
+      {
+        teams: async () => {
+          teamCalls++;
+          return [
+            { value: 'a', label: 'Analysts' },
+            { value: 'b', label: 'Builders' }
+          ];
+        }
+      },
+      schema
+    );
+    const team = byLabel<HTMLSelectElement>('Home team');
+    expect(optionTexts(team)).toEqual(['Analysts', 'Builders']);
+    expect(team.selectedOptions[0].textContent).toBe('Builders');
+    expect(teamCalls).toBe(1);
+    // No provider for `datasources` here: that property stays a text field.
+    expect(byLabel('Default datasource').tagName).toBe('INPUT');
+    change(team, '0');
+    expect(form.changes()).toEqual({ home_team: 'a' });
+  });
+
+  it('keeps a stored value the list lacks, rather than replacing it', async () => {
+    const { provider } = datasourceProvider();
+    const { form, sent } = await makeChoiceForm(
+      { ...DEFAULTS, default_datasource_id: GONE },
+      { datasources: provider }
+    );
+    const select = byLabel<HTMLSelectElement>('Default datasource');
+    expect(select.selectedOptions[0].textContent).toBe(
+      `${GONE} (not available)`
+    );
+    change(byLabel('Indent'), '4');
+    await form.submit();
+    expect(sent).toEqual([{ sql_formatting: { indent: 4 } }]);
+  });
+
+  it('falls back to the text field, saying why, when the provider fails', async () => {
+    const { form, sent } = await makeChoiceForm(
+      { ...DEFAULTS, default_datasource_id: DEMO },
+      {
+        datasources: async () => {
+          throw new AnalyticsAPIError(
+            new Response(null, { status: 503 }),
+            'the store is busy',
+            null
+          );
+        }
+      }
+    );
+    const input = byLabel('Default datasource');
+    expect([input.tagName, input.type, input.value]).toEqual([
+      'INPUT',
+      'text',
+      DEMO
+    ]);
+    expect(input.pattern).toBe('^[A-Za-z0-9_-]{22}$');
+    const note = document.querySelector(
+      '[data-testid="settings-choices-problem-default_datasource_id"]'
+    );
+    expect(note?.textContent).toContain('the store is busy');
+    // The rest of the form is unaffected and still saves.
+    change(input, WAREHOUSE);
+    await form.submit();
+    expect(sent).toEqual([{ default_datasource_id: WAREHOUSE }]);
+  });
+
+  it('asks only the providers the schema names', async () => {
+    const { provider, calls } = datasourceProvider();
+    let other = 0;
+    await makeChoiceForm(DEFAULTS, {
+      datasources: provider,
+      unused: async () => {
+        other++;
+        return [];
+      }
+    });
+    expect([calls(), other]).toEqual([1, 0]);
+    expect(choiceNames(SERVER_SCHEMA)).toEqual(new Set(['datasources']));
+  });
+
+  it('lists every datasource page by name for the Account tab', async () => {
+    const asked: (string | null)[] = [];
+    const item = (id: string, name: string) =>
+      ({ id, name, dialect: 'duckdb' }) as IDatasource;
+    const pages: Record<string, IDatasourcePage> = {
+      first: { items: [item(DEMO, 'Demo')], next: 'p2', total: 2 },
+      p2: { items: [item(WAREHOUSE, 'Sales')], next: null, total: 2 }
+    };
+    const choices = await datasourceChoices({
+      list: async (cursor: string | null = null) => {
+        asked.push(cursor);
+        return pages[cursor ?? 'first'];
+      }
+    });
+    expect(asked).toEqual([null, 'p2']);
+    expect(choices).toEqual([
+      { value: DEMO, label: 'Demo (duckdb)' },
+      { value: WAREHOUSE, label: 'Sales (duckdb)' }
+    ]);
+  });
+});
+
+describe('SettingsForm read-only properties', () => {
+  const schema: IJSONSchema = {
+    type: 'object',
+    properties: {
+      revision: { type: 'integer', readOnly: true, title: 'Revision' },
+      owner: {
+        type: 'object',
+        title: 'Owner',
+        properties: {
+          name: { type: 'string', title: 'Name' },
+          since: { type: 'string', readOnly: true, title: 'Since' }
+        }
+      }
+    }
+  };
+
+  it('render as text, not as a control', () => {
+    makeForm(schema, { revision: 7, owner: { name: 'ada', since: '2026' } });
+    const revision = byLabel<HTMLOutputElement>('Revision');
+    expect([revision.tagName, revision.textContent]).toEqual(['OUTPUT', '7']);
+    expect(byLabel('Since').textContent).toBe('2026');
+    expect(document.querySelectorAll('input, select, textarea')).toHaveLength(
+      1
+    );
+  });
+
+  it('are never in the PATCH, even when the saved document changes them', async () => {
+    const { form, sent } = makeForm(schema, {
+      revision: 7,
+      owner: { name: 'ada', since: '2026' }
+    });
+    expect(form.read()).toEqual({ value: { owner: { name: 'ada' } } });
+    change(byLabel('Name'), 'grace');
+    await form.submit();
+    expect(sent).toEqual([{ owner: { name: 'grace' } }]);
+    // The server's answer moves the read-only values on; nothing to send then.
+    form.reset({ revision: 8, owner: { name: 'grace', since: '2027' } });
+    expect(byLabel('Revision').textContent).toBe('8');
+    expect(form.changes()).toEqual({});
+  });
+
+  it('leave the real schema version out of every save', async () => {
+    const { form, sent } = makeForm(SERVER_SCHEMA, { ...DEFAULTS, version: 1 });
+    change(byLabel<HTMLSelectElement>('Chart Theme'), '0');
+    await form.submit();
+    expect(sent).toEqual([{ chart_theme: 'light' }]);
+    expect(form.changes()).toEqual({});
   });
 });
 

@@ -207,6 +207,30 @@ export function validateValue(
   return null;
 }
 
+/**
+ * What is wrong with the items chosen for an array property (`minItems`,
+ * `maxItems`), in words; an optional array may also be left empty.
+ */
+export function validateArray(
+  schema: IJSONSchema,
+  value: JSONValue[],
+  nullable: boolean
+): string | null {
+  const min = schema.minItems;
+  const max = schema.maxItems;
+  if (
+    min !== undefined &&
+    value.length < min &&
+    !(nullable && value.length === 0)
+  ) {
+    return min === 1 ? 'choose at least one' : `choose at least ${min}`;
+  }
+  if (max !== undefined && value.length > max) {
+    return `choose at most ${max}`;
+  }
+  return null;
+}
+
 function isMultiple(value: number, step: number): boolean {
   const ratio = value / step;
   return Math.abs(ratio - Math.round(ratio)) < 1e-9;

@@ -1,39 +1,42 @@
 /**
  * A form generated from a JSON Schema: one labelled control per property, so
  * a setting added on the server (`schemas/settings.py`) appears here with no
- * frontend change. Strings (enum → select, format → input type), integers and
- * numbers (bounds), booleans (checkbox), nested objects (fieldset), arrays of
- * enums (checkbox group), optional `anyOf [T, null]` fields, `$ref`/`$defs`.
- * Save sends only what changed; problems (the form's own checks, or the
- * server's 4xx, placed next to the field it names) stay in the form.
+ * frontend change. This module is the controller: it walks the schema
+ * (`$ref`/`$defs`, optional `anyOf [T, null]`, nested objects as fieldsets),
+ * picks each property's control (built in `settings-fields.ts`: a select for
+ * an enum or for a property naming a choice list with `x-choices`, read-only
+ * text for `readOnly`), and saves. Save sends only what changed; problems
+ * (the form's own checks, or the server's 4xx, placed next to the field it
+ * names) stay in the form.
  */
 import { errorMessage } from '../../api';
-import type { IJSONSchema, JSONObject, JSONValue } from '../../api/account';
+import type { IJSONSchema, JSONObject } from '../../api/account';
 import { h } from '../../ui/dom';
 import {
   diffSettings,
   fieldProblems,
   humanize,
   resolveSchema,
-  schemaType,
-  validateValue
+  schemaType
 } from './schema';
-
-const CSS = 'jp-AnalyticsSettingsForm';
-
-/** What a control holds: a value, or why it holds none. */
-type Reading = { value: JSONValue } | { problem: string };
-
-/** One generated control (or fieldset) for the property at `path`. */
-interface IField {
-  readonly path: string;
-  readonly node: HTMLElement;
-  read(): Reading;
-  write(value: JSONValue | undefined): void;
-  showProblem(problem: string | null): void;
-  /** The control to focus when its problem is shown. */
-  focusTarget(): HTMLElement | null;
-}
+import {
+  type ChoiceProviders,
+  type LoadedChoices,
+  choicesName,
+  loadChoices
+} from './settings-choices';
+import {
+  CSS,
+  type IField,
+  type ILeafSpec,
+  checkboxField,
+  enumChoices,
+  inputField,
+  jsonField,
+  multiSelectField,
+  readOnlyField,
+  selectField
+} from './settings-fields';
 
 export interface ISettingsFormOptions {
   /** Prefix of element ids, unique in the document. */
@@ -45,14 +48,32 @@ export interface ISettingsFormOptions {
 }
 
 export class SettingsForm {
+  /**
+   * Ask the providers for the choice lists the schema names (`x-choices`),
+   * then build the form. A property whose list has no provider, or whose
+   * provider failed, keeps its plain field (the failure is said under it).
+   */
+  static async create(
+    schema: IJSONSchema,
+    values: JSONObject,
+    options: ISettingsFormOptions & { choices?: ChoiceProviders }
+  ): Promise<SettingsForm> {
+    const { choices, ...formOptions } = options;
+    const lists = await loadChoices(schema, choices ?? {});
+    return new SettingsForm(schema, values, formOptions, lists);
+  }
+
   readonly node: HTMLFormElement;
 
+  /** `choices`: the lists `loadChoices` found (none: `x-choices` fields stay plain). */
   constructor(
     schema: IJSONSchema,
     values: JSONObject,
-    private readonly options: ISettingsFormOptions
+    private readonly options: ISettingsFormOptions,
+    choices: LoadedChoices = new Map()
   ) {
     this._root = schema;
+    this._choices = choices;
     this._idPrefix = options.idPrefix ?? 'analytics-settings';
     this._baseline = values;
     const { schema: resolved } = resolveSchema(schema, schema);
@@ -211,7 +232,7 @@ export class SettingsForm {
     first?.focus();
   }
 
-  // -- field builders --------------------------------------------------------------------
+  // -- the schema walk ----------------------------------------------------------------------
 
   private _field(key: string, raw: IJSONSchema, path: string[]): IField {
     const { schema, nullable } = resolveSchema(raw, this._root);
@@ -222,30 +243,60 @@ export class SettingsForm {
     if (type === 'object' && schema.properties) {
       return this._objectField(label, schema, path, false);
     }
-    let field: IField;
-    if (schema.enum) {
-      field = this._selectField(label, schema, path, nullable);
-    } else if (type === 'boolean') {
-      field = nullable
-        ? this._selectField(
-            label,
-            { ...schema, enum: [true, false] },
-            path,
-            true
-          )
-        : this._checkboxField(label, schema, path);
-    } else if (type === 'array' && schema.items) {
-      const items = resolveSchema(schema.items, this._root).schema;
-      field = items.enum
-        ? this._multiSelectField(label, schema, items, path, nullable)
-        : this._jsonField(label, schema, path, nullable);
-    } else if (type === 'string' || type === 'integer' || type === 'number') {
-      field = this._inputField(label, schema, path, nullable, type);
-    } else {
-      field = this._jsonField(label, schema, path, nullable);
-    }
+    const spec: ILeafSpec = {
+      label,
+      schema,
+      path,
+      id: `${this._idPrefix}-${path.join('-')}`,
+      nullable
+    };
+    const field = this._leafField(spec, type);
     this._fields.set(dotted, field);
     return field;
+  }
+
+  private _leafField(spec: ILeafSpec, type: string | undefined): IField {
+    const { schema, nullable } = spec;
+    const listName = choicesName(schema);
+    const list =
+      listName === undefined ? undefined : this._choices.get(listName);
+    if (schema.readOnly === true) {
+      return readOnlyField(spec);
+    }
+    if (list && 'choices' in list) {
+      return selectField(spec, list.choices, true);
+    }
+    if (schema.enum) {
+      return selectField(spec, enumChoices(schema.enum));
+    }
+    if (type === 'boolean') {
+      return nullable
+        ? selectField(spec, enumChoices([true, false]))
+        : checkboxField(spec);
+    }
+    if (type === 'array' && schema.items) {
+      const items = resolveSchema(schema.items, this._root).schema;
+      return items.enum ? multiSelectField(spec, items) : jsonField(spec);
+    }
+    if (type === 'string' || type === 'integer' || type === 'number') {
+      const field = inputField(spec, type);
+      if (list && 'problem' in list) {
+        const note = h('div', {
+          className: `${CSS}-help`,
+          testId: `settings-choices-problem-${field.path}`,
+          text: `Could not load the choices (${list.problem}); enter the value instead.`,
+          attrs: { id: `${spec.id}-choices` }
+        });
+        field.node.append(note);
+        const input = field.focusTarget();
+        input?.setAttribute(
+          'aria-describedby',
+          `${input.getAttribute('aria-describedby') ?? ''} ${note.id}`.trim()
+        );
+      }
+      return field;
+    }
+    return jsonField(spec);
   }
 
   private _objectField(
@@ -280,6 +331,9 @@ export class SettingsForm {
       read: () => {
         const value: JSONObject = {};
         for (const [index, child] of children.entries()) {
+          if (child.readOnly) {
+            continue; // the server's to set: never in what is sent
+          }
           const reading = child.read();
           if ('problem' in reading) {
             return reading;
@@ -300,282 +354,8 @@ export class SettingsForm {
     };
   }
 
-  /** A labelled row: label, control, help (aria-describedby) and a problem line. */
-  private _row(
-    label: string,
-    schema: IJSONSchema,
-    path: string[],
-    control: HTMLElement,
-    inline = false
-  ): { row: HTMLElement; problem: HTMLElement } {
-    const id = this._id(path);
-    control.id = id;
-    control.dataset.testid = `settings-field-${path.join('.')}`;
-    const describedBy: string[] = [];
-    const row = h('div', {
-      className: `${CSS}-row${inline ? ` ${CSS}-row-inline` : ''}`
-    });
-    const labelNode = h('label', { text: label, attrs: { for: id } });
-    row.append(...(inline ? [control, labelNode] : [labelNode, control]));
-    if (schema.description) {
-      const help = h('div', {
-        className: `${CSS}-help`,
-        text: schema.description,
-        attrs: { id: `${id}-help` }
-      });
-      describedBy.push(help.id);
-      row.append(help);
-    }
-    const problem = h('div', {
-      className: `${CSS}-problem`,
-      testId: `settings-problem-${path.join('.')}`,
-      attrs: { id: `${id}-problem` }
-    });
-    problem.hidden = true;
-    describedBy.push(problem.id);
-    row.append(problem);
-    control.setAttribute('aria-describedby', describedBy.join(' '));
-    return { row, problem };
-  }
-
-  private _withProblem(
-    control: HTMLElement,
-    problemNode: HTMLElement
-  ): (problem: string | null) => void {
-    return problem => {
-      problemNode.hidden = problem === null;
-      problemNode.textContent = problem ?? '';
-      if (problem === null) {
-        control.removeAttribute('aria-invalid');
-      } else {
-        control.setAttribute('aria-invalid', 'true');
-      }
-    };
-  }
-
-  private _inputField(
-    label: string,
-    schema: IJSONSchema,
-    path: string[],
-    nullable: boolean,
-    type: 'string' | 'integer' | 'number'
-  ): IField {
-    const input = h('input', { className: 'jp-mod-styled' });
-    if (type === 'string') {
-      input.type = INPUT_TYPES[schema.format ?? ''] ?? 'text';
-      if (schema.maxLength !== undefined) {
-        input.maxLength = schema.maxLength;
-      }
-      if (schema.pattern !== undefined) {
-        input.pattern = schema.pattern;
-      }
-    } else {
-      input.type = 'number';
-      input.step = type === 'integer' ? String(schema.multipleOf ?? 1) : 'any';
-      if (schema.minimum !== undefined) {
-        input.min = String(schema.minimum);
-      }
-      if (schema.maximum !== undefined) {
-        input.max = String(schema.maximum);
-      }
-    }
-    const fixed =
-      schema.readOnly === true ||
-      (schema.minimum !== undefined && schema.minimum === schema.maximum);
-    input.readOnly = fixed;
-    input.required = !nullable && !fixed;
-    if (nullable) {
-      input.placeholder = 'None';
-    }
-    const { row, problem } = this._row(label, schema, path, input);
-    const show = this._withProblem(input, problem);
-    return {
-      path: path.join('.'),
-      node: row,
-      read: () => {
-        const text = input.value;
-        let value: JSONValue;
-        if (text.trim() === '' && (nullable || type !== 'string')) {
-          if (!nullable) {
-            return { problem: 'is required' };
-          }
-          value = null;
-        } else if (type === 'string') {
-          value = text;
-        } else {
-          value = Number(text);
-          if (!Number.isFinite(value)) {
-            return { problem: 'must be a number' };
-          }
-        }
-        const problemText = validateValue(schema, value);
-        return problemText ? { problem: problemText } : { value };
-      },
-      write: value => {
-        const shown = value === undefined ? schema.default : value;
-        input.value =
-          shown === null || shown === undefined ? '' : String(shown);
-      },
-      showProblem: show,
-      focusTarget: () => input
-    };
-  }
-
-  private _checkboxField(
-    label: string,
-    schema: IJSONSchema,
-    path: string[]
-  ): IField {
-    const input = h('input', { attrs: { type: 'checkbox' } });
-    const { row, problem } = this._row(label, schema, path, input, true);
-    return {
-      path: path.join('.'),
-      node: row,
-      read: () => ({ value: input.checked }),
-      write: value => {
-        const shown = value === undefined ? schema.default : value;
-        input.checked = shown === true;
-      },
-      showProblem: this._withProblem(input, problem),
-      focusTarget: () => input
-    };
-  }
-
-  private _selectField(
-    label: string,
-    schema: IJSONSchema,
-    path: string[],
-    nullable: boolean
-  ): IField {
-    const options = schema.enum ?? [];
-    const select = h('select', { className: 'jp-mod-styled' });
-    if (nullable) {
-      select.append(h('option', { text: 'None', attrs: { value: '' } }));
-    }
-    options.forEach((option, index) => {
-      select.append(
-        h('option', {
-          text: optionLabel(option),
-          attrs: { value: String(index) }
-        })
-      );
-    });
-    const { row, problem } = this._row(label, schema, path, select);
-    return {
-      path: path.join('.'),
-      node: row,
-      read: () =>
-        select.value === ''
-          ? { value: null }
-          : { value: options[Number(select.value)] },
-      write: value => {
-        const shown = value === undefined ? schema.default : value;
-        const index = options.findIndex(option => option === shown);
-        select.value = index >= 0 ? String(index) : nullable ? '' : '0';
-      },
-      showProblem: this._withProblem(select, problem),
-      focusTarget: () => select
-    };
-  }
-
-  /** An array of enum values: a group of checkboxes, one per option. */
-  private _multiSelectField(
-    label: string,
-    schema: IJSONSchema,
-    items: IJSONSchema,
-    path: string[],
-    nullable: boolean
-  ): IField {
-    const options = items.enum ?? [];
-    const id = this._id(path);
-    const group = h('fieldset', {
-      className: `${CSS}-choices`,
-      testId: `settings-field-${path.join('.')}`,
-      attrs: { id }
-    });
-    group.append(h('legend', { text: label }));
-    const boxes = options.map((option, index) => {
-      const box = h('input', {
-        attrs: { type: 'checkbox', id: `${id}-${index}` }
-      });
-      group.append(
-        h(
-          'span',
-          { className: `${CSS}-choice` },
-          box,
-          h('label', { text: optionLabel(option), attrs: { for: box.id } })
-        )
-      );
-      return box;
-    });
-    const help = schema.description
-      ? h('div', { className: `${CSS}-help`, text: schema.description })
-      : null;
-    const problemNode = h('div', { className: `${CSS}-problem` });
-    problemNode.hidden = true;
-    group.append(...(help ? [help] : []), problemNode);
-    return {
-      path: path.join('.'),
-      node: h('div', { className: `${CSS}-row` }, group),
-      read: () => {
-        const value = options.filter((_, index) => boxes[index].checked);
-        const problemText = validateArray(schema, value, nullable);
-        return problemText ? { problem: problemText } : { value };
-      },
-      write: value => {
-        const shown = value === undefined ? schema.default : value;
-        const chosen = Array.isArray(shown) ? shown : [];
-        boxes.forEach((box, index) => {
-          box.checked = chosen.some(item => item === options[index]);
-        });
-      },
-      showProblem: this._withProblem(group, problemNode),
-      focusTarget: () => boxes[0] ?? null
-    };
-  }
-
-  /** Any other shape (arrays of objects, free maps): edited as JSON text. */
-  private _jsonField(
-    label: string,
-    schema: IJSONSchema,
-    path: string[],
-    nullable: boolean
-  ): IField {
-    const area = h('textarea', {
-      className: 'jp-mod-styled',
-      attrs: { rows: '3' }
-    });
-    const { row, problem } = this._row(label, schema, path, area);
-    return {
-      path: path.join('.'),
-      node: row,
-      read: () => {
-        if (area.value.trim() === '') {
-          return nullable ? { value: null } : { problem: 'is required' };
-        }
-        try {
-          return { value: JSON.parse(area.value) as JSONValue };
-        } catch {
-          return { problem: 'must be valid JSON' };
-        }
-      },
-      write: value => {
-        const shown = value === undefined ? schema.default : value;
-        area.value =
-          shown === undefined || shown === null
-            ? ''
-            : JSON.stringify(shown, null, 2);
-      },
-      showProblem: this._withProblem(area, problem),
-      focusTarget: () => area
-    };
-  }
-
-  private _id(path: string[]): string {
-    return `${this._idPrefix}-${path.join('-')}`;
-  }
-
   private readonly _root: IJSONSchema;
+  private readonly _choices: LoadedChoices;
   private readonly _idPrefix: string;
   private readonly _fields = new Map<string, IField>();
   private readonly _labels = new Map<string, string>();
@@ -585,45 +365,4 @@ export class SettingsForm {
   private readonly _saveButton: HTMLButtonElement;
   private _baseline: JSONObject;
   private _pending = false;
-}
-
-/** Input types for string formats a browser can help with. */
-const INPUT_TYPES: Record<string, string> = {
-  email: 'email',
-  uri: 'url',
-  url: 'url',
-  date: 'date',
-  time: 'time',
-  color: 'color',
-  password: 'password'
-};
-
-function optionLabel(option: JSONValue): string {
-  if (option === true) {
-    return 'Yes';
-  }
-  if (option === false) {
-    return 'No';
-  }
-  return typeof option === 'string' ? option : JSON.stringify(option);
-}
-
-function validateArray(
-  schema: IJSONSchema,
-  value: JSONValue[],
-  nullable: boolean
-): string | null {
-  const min = schema.minItems;
-  const max = schema.maxItems;
-  if (
-    min !== undefined &&
-    value.length < min &&
-    !(nullable && value.length === 0)
-  ) {
-    return min === 1 ? 'choose at least one' : `choose at least ${min}`;
-  }
-  if (max !== undefined && value.length > max) {
-    return `choose at most ${max}`;
-  }
-  return null;
 }
