@@ -240,6 +240,19 @@ def test_schema_has_at_least_8_settings_each_with_a_default_and_a_description():
         assert field.default is not None or field.default_factory or name.endswith("_id"), name
 
 
+def test_schema_carries_the_form_keywords():
+    """The generated form reads these: ``version`` shown as text and never sent, the default
+    datasource picked from the ``datasources`` choice list instead of typed as a 22-character id.
+    """
+    properties = UserSettings.model_json_schema()["properties"]
+    assert properties["version"]["readOnly"] is True
+    datasource = properties["default_datasource_id"]
+    assert datasource["x-choices"] == "datasources"
+    assert datasource["title"] == "Default datasource"
+    readonly = [name for name, spec in properties.items() if spec.get("readOnly")]
+    assert readonly == ["version"]  # nothing a user sets is marked read-only
+
+
 def _constraints(spec: dict[str, Any]) -> dict[str, Any]:
     keys = ("type", "minimum", "maximum", "pattern", "default", "description", "not")
     picked = {key: spec[key] for key in keys if key in spec}

@@ -5,6 +5,15 @@ body and, through ``model_json_schema()``, the schema served at ``/api/user/sett
 from which the JupyterLab panel generates its settings form. So every field has a default and a
 description, and constraints live in the shared ``Annotated`` types below, which the ``PATCH``
 models reuse so the two bodies cannot drift apart.
+
+Two schema keywords guide the generated form beyond the types:
+
+- ``readOnly: true`` (standard JSON Schema): the server sets the field; the form shows it as text
+  and never sends it.
+- ``x-choices: <list>`` (our extension keyword; JSON Schema ignores unknown keywords): the field's
+  value is one of a list the server knows, by name, e.g. ``"datasources"``. The form asks the
+  provider the page registers under that name for ``{value, label}`` pairs and shows a select; with
+  no provider (or if it fails) the plain field stays. The server still validates only the type.
 """
 
 from __future__ import annotations
@@ -14,6 +23,9 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, Field
 
 from .base import RequestModel
+
+CHOICES_KEYWORD: Final = "x-choices"
+"""Schema extension keyword naming the list a field's value is chosen from (see above)."""
 
 SETTINGS_VERSION: Final = 1
 """The layout this code writes; older stored documents are upgraded on read."""
@@ -80,9 +92,14 @@ class UserSettings(RequestModel):
     version: Version = Field(
         SETTINGS_VERSION,
         description="Layout version of this document; the server upgrades older ones.",
+        # The server writes it (one value is accepted); a form shows it and never sends it.
+        json_schema_extra={"readOnly": True},
     )
     default_datasource_id: DatasourceId | None = Field(
-        None, description="Datasource selected for new queries; none means ask each time."
+        None,
+        title="Default datasource",
+        description="Datasource selected for new queries; none means ask each time.",
+        json_schema_extra={CHOICES_KEYWORD: "datasources"},
     )
     default_row_limit: RowLimit = Field(
         1000, description="Rows a query or preview returns when it sets no limit (1 to 1,000,000)."

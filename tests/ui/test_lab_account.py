@@ -1,10 +1,11 @@
 """The Account tab in a real JupyterLab on a team server, logged in as an account (not the owner).
 
 Walks what issue 9 asks of it: a settings change (in the form generated from the settings JSON
-Schema) survives a reload and the API agrees; an API key's secret is shown once, works, and is
-nowhere in the page after the box is closed (nor after the tab is reopened); a revoked session
-disappears and its token is refused; an uploaded avatar is the picture shown. The step functions
-are module-level so a cross-panel walk can reuse them.
+Schema) survives a reload and the API agrees; the default datasource is picked by name from the
+schema's ``x-choices`` list and the read-only version is never sent; an API key's secret is shown
+once, works, and is nowhere in the page after the box is closed (nor after the tab is reopened); a
+revoked session disappears and its token is refused; an uploaded avatar is the picture shown. The
+step functions are module-level so a cross-panel walk can reuse them.
 
 Test ids used (``data-testid``):
     sidebar:  account-section, account-open-tab, analytics-user-display-name,
@@ -24,10 +25,13 @@ Test ids used (``data-testid``):
 from __future__ import annotations
 
 import io
+import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,8 +49,15 @@ SIDEBAR_ID = "analytics-ext:sidebar"
 
 @pytest.fixture(scope="module")
 def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A team server with one account, created by the admin CLI before the server starts."""
+    """A team server with one account, created by the admin CLI before the server starts, and a
+    folder of datasource files (``ledger.sqlite``) its admin may add."""
     work = tmp_path_factory.mktemp("lab-account")
+    files = work / "datasource-files"
+    files.mkdir()
+    sqlite3.connect(files / "ledger.sqlite").close()
+    (work / "config").mkdir()
+    config = {"AnalyticsExtension": {"datasource_dirs": [str(files)]}}
+    (work / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     db_url = f"sqlite:///{work / 'store.sqlite'}"
     cli = partial(create_user_with_cli, work, db_url)
     cli(USERNAME, PASSWORD, "--email=ada@example.org", "--display-name=Ada Lovelace")
@@ -84,6 +95,20 @@ def open_account_tab(page):
 def settings_field(page, field_label: str):
     """The generated control labelled ``field_label`` in the settings form."""
     return page.get_by_test_id("account-settings-form").get_by_label(field_label, exact=True)
+
+
+def reload_account_tab(page):
+    """Reload JupyterLab and open the Account tab again (what a saved setting must survive)."""
+    page.reload()
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
+    return open_account_tab(page)
+
+
+def chosen_option(page, field_label: str) -> str:
+    """The text of the option a generated select shows (its value is only an index)."""
+    return settings_field(page, field_label).evaluate(
+        "select => select.selectedOptions[0].textContent"
+    )
 
 
 def change_setting(page, field_label: str, value: str | bool) -> None:
@@ -191,13 +216,8 @@ def test_settings_change_persists_across_reload(team_server: LiveServer, page) -
     )
     expect(refresh).to_be_focused()
 
-    page.reload()
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
-    open_account_tab(page)
-    theme_text = settings_field(page, "Chart Theme").evaluate(
-        "select => select.selectedOptions[0].textContent"
-    )
-    assert theme_text == "dark"
+    reload_account_tab(page)
+    assert chosen_option(page, "Chart Theme") == "dark"
     expect(settings_field(page, "Indent")).to_have_value("4")
     expect(settings_field(page, "Email On Comment")).not_to_be_checked()
     expect(settings_field(page, "Dashboard Refresh Seconds")).to_have_value("0")
@@ -209,6 +229,62 @@ def test_settings_change_persists_across_reload(team_server: LiveServer, page) -
     assert document["sql_formatting"] == {"keyword_case": "upper", "indent": 4}
     assert document["notifications"]["email_on_comment"] is False
     assert document["dashboard_refresh_seconds"] == 0
+    assert page.errors == [], page.errors
+
+
+def owner_call(server: LiveServer, method: str, path: str, body: Any = None) -> Any:
+    """A REST call as the server token's holder (the owner and first admin)."""
+    response = httpx.request(
+        method, f"{server.url}{path}", json=body, headers=server.auth_header, timeout=60
+    )
+    assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text}"
+    return response.json() if response.content else None
+
+
+def test_default_datasource_is_chosen_by_name(team_server: LiveServer, page) -> None:
+    """The schema's ``x-choices: datasources`` makes the field a select of the datasources the
+    user can see (by name, not a 22-character id); ``readOnly`` ``version`` is text, never sent."""
+    from playwright.sync_api import expect
+
+    ledger = team_server.root.parent / "datasource-files" / "ledger.sqlite"
+    datasource = owner_call(
+        team_server, "POST", "api/datasources", {"name": "Ledger", "url": f"sqlite:///{ledger}"}
+    )
+    (ada,) = owner_call(team_server, "GET", f"api/users?query={USERNAME}")["items"]
+    owner_call(team_server, "POST", "api/datasources/share", {
+        "object_id": datasource["id"], "principal_type": "user", "principal_id": ada["id"],
+        "level": "use",
+    })  # fmt: skip
+
+    log_in(page, team_server)
+    open_account_tab(page)
+    version = settings_field(page, "Version")
+    expect(version).to_have_text("1")
+    assert version.evaluate("node => node.tagName") == "OUTPUT"
+    choice = settings_field(page, "Default datasource")
+    options = choice.locator("option").all_text_contents()
+    assert options == ["None", "Ledger (sqlite)"], options
+
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.post_data or "")
+            if request.method == "PATCH" and request.url.split("?")[0].endswith("api/user/settings")
+            else None
+        ),
+    )
+    change_setting(page, "Default datasource", "Ledger (sqlite)")
+    assert len(sent) == 1, sent
+    assert "version" not in json.loads(sent[0]), sent
+    stored = page.request.get(f"{team_server.url}api/user/settings").json()
+    assert stored["default_datasource_id"] == datasource["id"]
+
+    reload_account_tab(page)
+    assert chosen_option(page, "Default datasource") == "Ledger (sqlite)"
+    change_setting(page, "Default datasource", "None")
+    stored = page.request.get(f"{team_server.url}api/user/settings").json()
+    assert stored["default_datasource_id"] is None
     assert page.errors == [], page.errors
 
 
