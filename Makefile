@@ -55,7 +55,7 @@ format: install
 # test id, which xdist's scheduler cannot tell apart.
 TEST_WORKERS ?= 2
 test: install lint test-frontend
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/test_schemathesis.py
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 --ignore=tests/test_schemathesis.py
 	$(BIN)/python -m pytest tests/test_schemathesis.py
 
 # The README's pictures of the panels: the walk through them on demo data (Playwright, Debian
