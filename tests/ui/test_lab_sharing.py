@@ -119,6 +119,10 @@ def log_in(page: Page, team: Team, username: str) -> None:
     page.locator("#password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_LOAD_TIMEOUT_MS)
+    # The restored Launcher takes the focus a moment after the splash; let it, before a dialog
+    # opens (a focus taken from the dialog's field closes its suggestions).
+    expect(page.locator(".jp-Launcher")).to_be_visible()
+    page.wait_for_timeout(500)
 
 
 def dashboard_row(page: Page, title: str) -> Locator:
@@ -238,6 +242,7 @@ def test_share_a_dashboard_with_a_colleague_and_by_link(
 
     # Suggestions: people whose name starts with "ad", Ada herself left out, markup as text.
     field = dialog.get_by_test_id(USER_INPUT)
+    field.click()
     field.press_sequentially("ad", delay=30)
     options = dialog.get_by_test_id(OPTION)
     expect(options).to_have_count(2)
@@ -246,6 +251,7 @@ def test_share_a_dashboard_with_a_colleague_and_by_link(
     expect(options.nth(1)).to_contain_text("@adele")
     expect(field).to_have_attribute("role", "combobox")
     expect(dialog.get_by_test_id(SUGGESTIONS)).to_have_attribute("role", "listbox")
+    expect(field).to_be_focused()
     field.press("Escape")  # closes the suggestions, not the dialog
     expect(dialog.get_by_test_id(SUGGESTIONS)).to_be_hidden()
     expect(dialog).to_be_visible()
