@@ -8,6 +8,7 @@ Without ``/usr/bin/chromium`` (or the ``playwright`` package) the tests skip wit
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -123,6 +124,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     port, token = free_port(), secrets.token_hex(8)
     root = work / "notebooks"
     root.mkdir()
+    # `make -C` runs JupyterLab in the checkout: notebooks a test creates (Open in notebook)
+    # belong in the temporary folder, not in the repository.
+    (work / "config").mkdir()
+    (work / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"root_dir": str(root)}})
+    )
     env = {
         **os.environ,
         "JUPYTER_TOKEN": token,
