@@ -172,6 +172,7 @@ def wait_for_thumbnail(page: Page, chart_name: str, chart_id: str, trigger=None)
     """The chart's thumbnail ``<img>`` once drawn (``naturalWidth > 0``), asserting that its
     picture came from the thumbnail route as a PNG. ``trigger`` (default: the section's
     Refresh, which asks the server again) is what makes the panel fetch it."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     def refresh() -> None:
@@ -187,7 +188,15 @@ def wait_for_thumbnail(page: Page, chart_name: str, chart_id: str, trigger=None)
         assert response.headers["cache-control"] == "private, max-age=60"
     assert re.search(r"[?&]width=\d+&height=\d+", response.url), response.url
     row = chart_row(page, chart_name)
-    row.scroll_into_view_if_needed()
+    # The Refresh redraws the list: a row found just before the redraw is detached under the
+    # scroll, so the scroll is tried again on the redrawn row.
+    for attempt in range(1, 4):
+        try:
+            row.scroll_into_view_if_needed(timeout=10_000)
+            break
+        except PlaywrightError:
+            if attempt == 3:
+                raise
     img = row.get_by_test_id("chart-thumbnail-img")
     expect(img).to_be_visible(timeout=THUMBNAIL_TIMEOUT_MS)
     expect(img).to_have_attribute("src", re.compile(r"^blob:"))
